@@ -1,0 +1,34 @@
+import process from "node:process";
+import { serve } from "srvx";
+import { createServerApp, TOKEN_PATH } from "./app.ts";
+import { ConfigError, readConfig } from "./config.ts";
+
+/** The standalone token server: `npm start`, `bun server/main.ts` or `deno run -A server/main.ts`. */
+
+async function main() {
+  const config = readConfig(process.env);
+  const app = await createServerApp(config);
+  const server = serve({ fetch: app.fetch, port: config.port, silent: true, gracefulShutdown: false });
+  await server.ready();
+  const origin = `http://localhost:${new URL(server.url!).port}`;
+
+  console.log(`tollgate: listening on ${origin} (persona types: ${app.personaTypes.join(", ")})`);
+  if (app.upstream === "emulator") {
+    console.log("tollgate: ANAM_API_KEY is not set, so tokens come from the built-in Anam emulator; they do not work with the real Anam API.");
+    console.log("tollgate: a demo user token, valid for 24 hours. Try:");
+    console.log(
+      `  curl -s -X POST ${origin}${TOKEN_PATH} -H "Authorization: Bearer ${app.demoUserToken}" -H "Content-Type: application/json" -d '{"personaType":"${app.personaTypes[0]}"}'`,
+    );
+  } else {
+    console.log(`tollgate: minting tokens from ${config.anamBaseUrl}`);
+  }
+
+  const stop = () => void server.close(true).finally(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(`tollgate: ${error instanceof ConfigError || error instanceof TypeError ? error.message : "failed to start"}`);
+  process.exit(1);
+});
