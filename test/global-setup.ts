@@ -26,7 +26,7 @@ export default function setup(project: TestProject) {
     const tokens = new Set<string>();
     for (const { entry } of entries) {
       if (entry.kind !== "response" || !entry.body?.includes("sessionToken")) continue;
-      const token = (JSON.parse(entry.body) as { sessionToken?: unknown } | null)?.sessionToken;
+      const token = parsedOrNull(entry.body)?.sessionToken;
       // Fault rehearsals send junk such as 42 or ""; only a real token's text is worth searching for.
       if (typeof token === "string" && token.length >= 16) tokens.add(token);
     }
@@ -41,4 +41,12 @@ export default function setup(project: TestProject) {
     }
     console.log(`leak check: ${entries.length} responses and log lines, ${tokens.size} issued tokens, no API key, no token in a log line`);
   };
+}
+
+function parsedOrNull(text: string): { sessionToken?: unknown } | null {
+  try {
+    return JSON.parse(text) as { sessionToken?: unknown } | null;
+  } catch {
+    return null;
+  }
 }

@@ -136,12 +136,12 @@ describe("with a real-looking upstream", () => {
 
 describe("a bad configuration", () => {
   it.each([
-    [{ ANAM_API_KEY: TEST_API_KEY }, /TOLLGATE_JWT_SECRET is required/],
-    [{ TOLLGATE_JWT_SECRET: "short" }, /at least 32 bytes/],
-    [{ PORT: "eighty" }, /PORT must be a port number/],
-    [{ ANAM_BASE_URL: "ftp://example" }, /ANAM_BASE_URL/],
-    [{ TOLLGATE_PERSONAS: "/nonexistent/personas.json" }, /cannot read/],
-  ])("stops the server with a message naming it: %j", async (env, message) => {
+    ["a key without a JWT secret", { ANAM_API_KEY: TEST_API_KEY }, /TOLLGATE_JWT_SECRET is required/],
+    ["a short JWT secret", { TOLLGATE_JWT_SECRET: "short" }, /at least 32 bytes/],
+    ["a port that is not a number", { PORT: "eighty" }, /PORT must be a port number/],
+    ["a base URL that is not http(s)", { ANAM_BASE_URL: "ftp://example" }, /ANAM_BASE_URL/],
+    ["a personas file that is missing", { TOLLGATE_PERSONAS: "/nonexistent/personas.json" }, /cannot read/],
+  ])("stops the server with a message naming it: %s", async (_, env, message) => {
     const { code, output } = await exitOf(env as Record<string, string>);
     expect(code).toBe(1);
     expect(output).toMatch(message);
