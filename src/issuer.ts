@@ -116,7 +116,8 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     if (!flight) {
       flight = new Flight((signal) => mintAndRemember(config, owner, reuseKey, context, signal));
       flights.set(reuseKey, flight);
-      flight.settled.finally(() => flights.delete(reuseKey));
+      const forget = () => flights.delete(reuseKey);
+      flight.settled.then(forget, forget);
     }
     return flight.join(request.signal);
   }
