@@ -5,6 +5,11 @@ import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts"
 import { consoleLogger, type Logger } from "./log.ts";
 import { userTag } from "./canonical.ts";
 import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
+import { trace } from "@opentelemetry/api";
+import { ATTR } from "./telemetry/attributes.ts";
+import { telemetryListener } from "./telemetry/listener.ts";
+import { traceRoute } from "./telemetry/route-span.ts";
+import { tollgateTracer, type TelemetryOptions } from "./telemetry/scope.ts";
 
 /**
  * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
@@ -22,7 +27,7 @@ export interface User {
 
 export type PersonaResolver<U extends User> = (personaType: string, user: U) => unknown | undefined | Promise<unknown | undefined>;
 
-export interface TokenHandlerOptions<U extends User = User> {
+export interface TokenHandlerOptions<U extends User = User> extends TelemetryOptions {
   provider: TokenIssuerOptions<unknown>["provider"];
   /** The signed-in user, or null for a 401. May be async. */
   authenticate: (request: Request) => U | null | undefined | Promise<U | null | undefined>;
@@ -52,6 +57,11 @@ export interface TokenHandlerOptions<U extends User = User> {
   logger?: Logger;
   /** The realm named in `WWW-Authenticate`. Default "tollgate". */
   realm?: string;
+  /**
+   * Put the raw user id on spans as `enduser.id`. Off by default: telemetry names users by a
+   * short hash (`enduser.pseudo.id`) so that no backend holds personal data unless you decide so.
+   */
+  recordUserIds?: boolean;
 }
 
 export type TokenHandler = ((request: Request) => Promise<Response>) & { readonly issuer: TokenIssuer };
@@ -64,8 +74,11 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const { provider } = options;
   const logger = options.logger ?? consoleLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const emit = fanOut([options.onEvent]);
-  const issuer = options.issuer ?? createTokenIssuer({ provider, store: options.store, reuse: options.reuse, onEvent: emit });
+  const emit = fanOut([telemetryListener(options), options.onEvent]);
+  const tracer = tollgateTracer(options.tracerProvider);
+  const issuer =
+    options.issuer ??
+    createTokenIssuer({ provider, store: options.store, reuse: options.reuse, onEvent: options.onEvent, tracerProvider: options.tracerProvider, meterProvider: options.meterProvider });
   const resolvePersona = personaResolver(options.personas, provider.parseConfig);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
 
@@ -78,6 +91,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     if (!user || typeof user.id !== "string" || user.id === "") {
       throw new TollgateError("unauthenticated", { headers: { "WWW-Authenticate": challenge } });
     }
+    if (options.recordUserIds) trace.getActiveSpan()?.setAttribute(ATTR.userId, user.id);
     return user;
   }
 
@@ -97,8 +111,9 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       context.personaType = CLIENT_CONFIG;
     } else {
       if (body.personaType === undefined) throw new TollgateError("invalid_request", { detail: "personaType is required" });
-      context.personaType = body.personaType;
       config = await resolvePersona(body.personaType, user);
+      // Only a persona type the server knows reaches telemetry: an unknown one is the browser's text.
+      context.personaType = body.personaType;
     }
 
     const issued = await issuer.issue({ config, userId: user.id, personaType: context.personaType, signal: request.signal });
@@ -125,6 +140,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
 
   function answerError(error: unknown, context: Partial<LifecycleEvent>): Response {
     const known = toTollgateError(error);
+    context.errorType = known.code;
     if (known.code === "unauthenticated" || known.code === "forbidden") {
       event("denied", { ...context, status: known.status, errorType: known.code });
     } else if (known.code !== "rate_limited") {
@@ -137,15 +153,17 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     return problemResponse(known);
   }
 
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = (request: Request): Promise<Response> => {
     const context: Partial<LifecycleEvent> = {};
-    try {
-      if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
-      const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
-      return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));
-    } catch (error) {
-      return answerError(error, context);
-    }
+    const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
+    return traceRoute(tracer, isUsage ? "usage" : "issue", provider.name, context, async () => {
+      try {
+        if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
+        return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));
+      } catch (error) {
+        return answerError(error, context);
+      }
+    });
   };
   return Object.assign(handler, { issuer });
 }

@@ -15,3 +15,4 @@ export { LIFECYCLE_EVENTS, type LifecycleEvent, type LifecycleEventName, type Ev
 export { memoryCache, type MemoryCacheOptions } from "./store/memory-cache.ts";
 export type { CacheStore } from "./store/types.ts";
 export { consoleLogger, type Logger } from "./log.ts";
+export { telemetryListener, withServerSpan, INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, ATTR, type TelemetryOptions, type ServerSpanOptions } from "./telemetry/index.ts";

@@ -1,11 +1,14 @@
 import { decodeJwt } from "jose";
 import { digest, fingerprint, sha256Hex, userDigest } from "./canonical.ts";
 import { TollgateError } from "./errors.ts";
-import type { EventListener, LifecycleEvent } from "./lifecycle.ts";
+import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import type { Provider } from "./provider.ts";
 import { RetriesExhausted, RetryBudget, resolveRetryOptions, withRetries, type ResolvedRetryOptions } from "./retry.ts";
 import { memoryCache } from "./store/memory-cache.ts";
 import type { CacheStore } from "./store/types.ts";
+import { tracedMint } from "./telemetry/attempt-span.ts";
+import { telemetryListener } from "./telemetry/listener.ts";
+import { tollgateTracer, type TelemetryOptions } from "./telemetry/scope.ts";
 
 /**
  * The issuer: given a user and a persona config, a token. No HTTP here, so server actions and RPC
@@ -14,7 +17,7 @@ import type { CacheStore } from "./store/types.ts";
  * the provider's policy.
  */
 
-export interface TokenIssuerOptions<Config> {
+export interface TokenIssuerOptions<Config> extends TelemetryOptions {
   provider: Provider<Config> & { readonly retry?: ResolvedRetryOptions };
   /** Where cached tokens and usage records live. Default: a bounded in-memory store. */
   store?: CacheStore;
@@ -79,6 +82,8 @@ interface TokenRecord {
   reuseKey: string;
   expiresAt: number;
   used: boolean;
+  /** Reported ended: a second report must not end the session twice in the metrics. */
+  ended?: boolean;
 }
 
 const DEFAULT_REUSE_MARGIN_MS = 10 * 60 * 1000;
@@ -90,7 +95,8 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
   const reuseMarginMs = options.reuse === false ? undefined : (options.reuse?.marginMs ?? DEFAULT_REUSE_MARGIN_MS);
   const retry = provider.retry ?? resolveRetryOptions();
   const budget = new RetryBudget(retry.budgetRatio, retry.budgetMinRetries);
-  const emit = options.onEvent ?? (() => {});
+  const emit = fanOut([telemetryListener(options), options.onEvent]);
+  const mintAttempt = tracedMint(provider, tollgateTracer(options.tracerProvider));
   const flights = new Map<string, Flight<IssuedToken>>();
 
   function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
@@ -127,7 +133,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     let minted;
     try {
       minted = await withRetries(
-        (attemptSignal) => provider.mint({ config, signal: attemptSignal }),
+        (attemptSignal, attempt) => mintAttempt({ config, signal: attemptSignal }, attempt),
         (error) => provider.classify(error),
         retry,
         budget,
@@ -176,15 +182,20 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
     const fields = { user: record.owner.slice(0, 12), token: await fingerprint(report.token) };
 
+    const ending = report.event === "ended" && !record.ended;
     if (!record.used) {
       // Single-use: once a session starts with this token, nobody may be handed it again.
       await guard(() => store.delete(record.reuseKey));
+    }
+    if (!record.used || ending) {
       const tokenKey = await recordKey(report.token);
-      await guard(() => store.set(tokenKey, { ...record, used: true }, Math.max(1, record.expiresAt - Date.now())));
+      await guard(() => store.set(tokenKey, { ...record, used: true, ended: record.ended || ending }, Math.max(1, record.expiresAt - Date.now())));
+    }
+    if (!record.used) {
       event("evicted", { ...fields, reason: "used" });
       event("used", fields);
     }
-    if (report.event === "ended") event("ended", { ...fields, durationMs: report.durationMs });
+    if (ending) event("ended", { ...fields, durationMs: report.durationMs });
   }
 
   async function inspectToken(token: string): Promise<TokenInspection> {

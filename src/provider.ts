@@ -14,6 +14,8 @@ export interface MintedToken {
   token: string;
   /** Epoch milliseconds. */
   expiresAt: number;
+  /** The upstream's HTTP status, for the attempt's span. */
+  status?: number;
 }
 
 export interface FailureClass {

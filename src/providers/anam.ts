@@ -56,7 +56,7 @@ export function anam(options: AnamOptions): AnamProvider {
       throw new UpstreamError(response.status, upstreamMessage(text, response.status), parseRetryAfter(response.headers.get("Retry-After")));
     }
     const token = readSessionToken(text);
-    return { token, expiresAt: expiryOf(token, mintedAt) };
+    return { token, expiresAt: expiryOf(token, mintedAt), status: response.status };
   }
 
   function classify(error: unknown): FailureClass {

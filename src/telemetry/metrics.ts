@@ -1,0 +1,108 @@
+import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
+import type { LifecycleEvent } from "../lifecycle.ts";
+import { ATTR, safeName } from "./attributes.ts";
+
+/**
+ * The metrics, one or two per lifecycle event. Durations are histograms in seconds (never a
+ * running average); labels are low-cardinality names only: provider, persona type, cache hit,
+ * `error.type`, outcome. Users and tokens are never labels.
+ */
+export interface TokenMetrics {
+  requests: Counter;
+  denials: Counter;
+  rateLimitDecisions: Counter;
+  cacheHits: Counter;
+  mintAttempts: Counter;
+  mintRetries: Counter;
+  mintDuration: Histogram;
+  issued: Counter;
+  used: Counter;
+  activeSessions: UpDownCounter;
+  sessionDuration: Histogram;
+  evictions: Counter;
+  failures: Counter;
+}
+
+/** Bucket edges for an upstream call, as the HTTP semantic conventions recommend for durations. */
+const MINT_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** Realtime sessions last seconds to an hour or two. */
+const SESSION_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200];
+
+// One set per meter: the handler and its issuer share it rather than registering twice.
+const metricsByMeter = new WeakMap<Meter, TokenMetrics>();
+
+export function tokenMetrics(meter: Meter): TokenMetrics {
+  let existing = metricsByMeter.get(meter);
+  if (!existing) {
+    existing = createTokenMetrics(meter);
+    metricsByMeter.set(meter, existing);
+  }
+  return existing;
+}
+
+function createTokenMetrics(meter: Meter): TokenMetrics {
+  return {
+    requests: meter.createCounter("tollgate.token.requests", { unit: "{request}", description: "Token requests received." }),
+    denials: meter.createCounter("tollgate.token.denials", { unit: "{request}", description: "Token requests refused by authentication (401) or authorization (403)." }),
+    rateLimitDecisions: meter.createCounter("tollgate.rate_limit.decisions", { unit: "{decision}", description: "Rate-limit decisions that refused a token request, by outcome." }),
+    cacheHits: meter.createCounter("tollgate.cache.hits", { unit: "{token}", description: "Token requests answered from the reuse cache." }),
+    mintAttempts: meter.createCounter("tollgate.upstream.mint.attempts", { unit: "{attempt}", description: "Upstream mint attempts, first attempts and retries." }),
+    mintRetries: meter.createCounter("tollgate.upstream.mint.retries", { unit: "{retry}", description: "Upstream mint attempts that failed and were retried, by error.type." }),
+    mintDuration: meter.createHistogram("tollgate.upstream.mint.duration", {
+      unit: "s",
+      description: "Time to mint a token upstream, all attempts and waits between them included.",
+      advice: { explicitBucketBoundaries: MINT_DURATION_BUCKETS },
+    }),
+    issued: meter.createCounter("tollgate.tokens.issued", { unit: "{token}", description: "Tokens handed to clients, minted or reused." }),
+    used: meter.createCounter("tollgate.tokens.used", { unit: "{token}", description: "Tokens that started a session, as reported by the client." }),
+    activeSessions: meter.createUpDownCounter("tollgate.sessions.active", { unit: "{session}", description: "Sessions started and not yet reported ended." }),
+    sessionDuration: meter.createHistogram("tollgate.session.duration", {
+      unit: "s",
+      description: "Length of ended sessions, as reported by the client.",
+      advice: { explicitBucketBoundaries: SESSION_DURATION_BUCKETS },
+    }),
+    evictions: meter.createCounter("tollgate.cache.evictions", { unit: "{token}", description: "Tokens removed from the reuse cache, by reason." }),
+    failures: meter.createCounter("tollgate.token.failures", { unit: "{request}", description: "Requests that ended without a token for a reason other than a denial or a rate limit, by error.type." }),
+  };
+}
+
+/** Records the metric points that `event` stands for. */
+export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent): void {
+  const base: Attributes = { [ATTR.provider]: event.provider };
+  const persona: Attributes = event.personaType === undefined ? base : { ...base, [ATTR.personaType]: safeName(event.personaType) };
+  const failure: Attributes = { ...persona, [ATTR.errorType]: safeName(event.errorType) ?? "unknown" };
+
+  switch (event.name) {
+    case "requested":
+      return metrics.requests.add(1, base);
+    case "denied":
+      return metrics.denials.add(1, failure);
+    case "rate_limited": {
+      const attributes: Attributes = { ...persona, [ATTR.rateLimitOutcome]: "rejected" };
+      if (event.limit !== undefined) attributes[ATTR.rateLimitName] = safeName(event.limit);
+      return metrics.rateLimitDecisions.add(1, attributes);
+    }
+    case "cache_hit":
+      return metrics.cacheHits.add(1, persona);
+    case "minting":
+      return metrics.mintAttempts.add(1, persona);
+    case "retried":
+      return metrics.mintRetries.add(1, failure);
+    case "minted":
+      if (event.durationMs !== undefined) metrics.mintDuration.record(event.durationMs / 1000, persona);
+      return;
+    case "issued":
+      return metrics.issued.add(1, { ...persona, [ATTR.cacheHit]: event.cacheHit === true });
+    case "used":
+      metrics.used.add(1, base);
+      return metrics.activeSessions.add(1, base);
+    case "ended":
+      metrics.activeSessions.add(-1, base);
+      if (event.durationMs !== undefined) metrics.sessionDuration.record(event.durationMs / 1000, base);
+      return;
+    case "evicted":
+      return metrics.evictions.add(1, { ...base, [ATTR.evictionReason]: safeName(event.reason) ?? "unknown" });
+    case "failed":
+      return metrics.failures.add(1, failure);
+  }
+}

@@ -1,0 +1,42 @@
+import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import type { LifecycleEvent } from "../lifecycle.ts";
+import { ATTR, safeName } from "./attributes.ts";
+
+/** The handler's two routes, each traced as one span. */
+export const ROUTE_SPAN_NAMES = { issue: "tollgate.issue", usage: "tollgate.usage" } as const;
+
+/**
+ * Runs one request to the token handler inside its span, a child of whatever span is active (the
+ * app's or the runtime's server span), so that the lifecycle events and the upstream attempts of
+ * this request land under it.
+ *
+ * `outcome` is the request's event context, filled in as the pipeline learns who asked for what;
+ * its `errorType` is set when the request ends without success. Per the conventions for server
+ * spans, only a 5xx marks the span as an error: a 401, 403 or 429 is the handler doing its job,
+ * and it shows as `error.type` alone.
+ */
+export function traceRoute(
+  tracer: Tracer,
+  route: keyof typeof ROUTE_SPAN_NAMES,
+  provider: string,
+  outcome: Partial<LifecycleEvent>,
+  run: () => Promise<Response>,
+): Promise<Response> {
+  return tracer.startActiveSpan(ROUTE_SPAN_NAMES[route], { kind: SpanKind.INTERNAL, attributes: { [ATTR.provider]: provider } }, async (span) => {
+    try {
+      const response = await run();
+      span.setAttribute(ATTR.httpStatus, response.status);
+      if (outcome.personaType !== undefined) span.setAttribute(ATTR.personaType, safeName(outcome.personaType)!);
+      if (outcome.user !== undefined) span.setAttribute(ATTR.userPseudoId, outcome.user);
+      if (outcome.errorType !== undefined) span.setAttribute(ATTR.errorType, safeName(outcome.errorType)!);
+      if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+      return response;
+    } catch (error) {
+      span.setAttribute(ATTR.errorType, error instanceof Error ? safeName(error.name)! : "unknown");
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
