@@ -2,7 +2,7 @@ import { metrics, trace, type Meter, type MeterProvider, type Tracer, type Trace
 
 /**
  * The instrumentation scope tollgate's spans and metrics carry: the package's name and version,
- * so a backend can tell which release produced them. `test/telemetry-scope.test.ts` keeps the
+ * so a backend can tell which release produced them. `test/telemetry.test.ts` keeps the
  * version in step with package.json.
  */
 export const INSTRUMENTATION_NAME = "tollgate";
