@@ -1,4 +1,4 @@
-import { TollgateError, anam, consoleLogger, createTokenHandler, problemResponse, type Logger } from "../src/index.ts";
+import { TollgateError, anam, consoleLogger, createTokenHandler, problemResponse, withServerSpan, type Logger } from "../src/index.ts";
 import { createAnamEmulator } from "../src/emulator/index.ts";
 import { jwtAuthenticator, signUserToken } from "./auth.ts";
 import type { ServerConfig } from "./config.ts";
@@ -21,7 +21,14 @@ export interface ServerApp {
 export const TOKEN_PATH = "/api/session-token";
 export const USAGE_PATH = "/api/session-token/usage";
 
-export async function createServerApp(config: ServerConfig, logger: Logger = consoleLogger): Promise<ServerApp> {
+export const METRICS_PATH = "/metrics";
+
+export interface ServerAppOptions {
+  /** The Prometheus text of the current metrics; when given, `GET /metrics` serves it. */
+  prometheusText?: () => Promise<string>;
+}
+
+export async function createServerApp(config: ServerConfig, logger: Logger = consoleLogger, options: ServerAppOptions = {}): Promise<ServerApp> {
   const secret = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : crypto.getRandomValues(new Uint8Array(32));
   const personas = await loadPersonas(config.personasFile);
 
@@ -53,8 +60,20 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     return problemResponse(new TollgateError("not_found", { detail: `No route for ${pathname}` }));
   }
 
+  // Each request is a server span (or enriches the one the runtime made); scrapes of /metrics are not
+  // traced, so that monitoring does not fill the traces it reads.
+  const traced = withServerSpan(route, { routes: [TOKEN_PATH, USAGE_PATH, "/healthz"] });
+  const prometheusText = options.prometheusText;
+  async function serve(request: Request): Promise<Response> {
+    if (prometheusText && new URL(request.url).pathname === METRICS_PATH) {
+      if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
+      return new Response(await prometheusText(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" } });
+    }
+    return traced(request);
+  }
+
   return {
-    fetch: route,
+    fetch: serve,
     upstream: config.anamApiKey ? "anam" : "emulator",
     demoUserToken: config.anamApiKey ? undefined : await signUserToken(secret, "demo-user"),
     personaTypes: Object.keys(personas),

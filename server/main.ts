@@ -2,12 +2,15 @@ import process from "node:process";
 import { serve } from "srvx";
 import { createServerApp, TOKEN_PATH } from "./app.ts";
 import { ConfigError, readConfig } from "./config.ts";
+import { startTelemetry } from "./otel.ts";
 
 /** The standalone token server: `npm start`, `bun server/main.ts` or `deno run -A server/main.ts`. */
 
 async function main() {
   const config = readConfig(process.env);
-  const app = await createServerApp(config);
+  // Before the app, so that the handler's tracer and meter come from the SDK's providers.
+  const telemetry = startTelemetry(process.env);
+  const app = await createServerApp(config, undefined, { prometheusText: telemetry.prometheusText });
   const server = serve({ fetch: app.fetch, port: config.port, silent: true, gracefulShutdown: false });
   await server.ready();
   const origin = `http://localhost:${new URL(server.url!).port}`;
@@ -23,9 +26,11 @@ async function main() {
   } else {
     banner.push(`tollgate: minting tokens from ${config.anamBaseUrl}`);
   }
+  if (telemetry.mode !== "off") banner.push(`tollgate: OpenTelemetry ${telemetry.summary}${telemetry.prometheusText ? ` (Prometheus at ${origin}/metrics)` : ""}`);
   console.log(banner.join("\n"));
 
-  const stop = () => void server.close(true).finally(() => process.exit(0));
+  // Pending spans and metrics are exported before the process goes.
+  const stop = () => void server.close(true).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }
