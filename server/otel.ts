@@ -44,6 +44,8 @@ export interface ServerTelemetry {
 
 type Env = Record<string, string | undefined>;
 
+const SHUTDOWN_GRACE_MS = 5_000;
+
 const OFF: ServerTelemetry = { mode: "off", summary: "off", prometheusText: undefined, shutdown: async () => {} };
 
 export function startTelemetry(env: Env): ServerTelemetry {
@@ -106,7 +108,9 @@ export function startTelemetry(env: Env): ServerTelemetry {
     summary,
     prometheusText,
     shutdown: async () => {
-      await Promise.allSettled(shutdowns.map((shutdown) => shutdown()));
+      // A collector that is gone must not hold the process: exporting gets a few seconds at most.
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref?.());
+      await Promise.race([Promise.allSettled(shutdowns.map((shutdown) => shutdown())), deadline]);
     },
   };
 }
