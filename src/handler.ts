@@ -161,6 +161,8 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
         if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
         return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));
       } catch (error) {
+        // The client went away: nobody will read an answer, and it is not the server's failure.
+        if (request.signal.aborted) return new Response(null, { status: 499 });
         return answerError(error, context);
       }
     });

@@ -182,3 +182,44 @@ describe("a handler built with a bad persona map", () => {
     ).toThrow(/"broken".*avatarId/);
   });
 });
+
+describe("async hooks and a persona resolver", () => {
+  let resolverUrl: string;
+  const logger = capturingLogger();
+  beforeAll(async () => {
+    const handler = createTokenHandler({
+      provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }),
+      authenticate: async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return authenticate(request);
+      },
+      authorize: async (user) => user.canAccessPersonas,
+      // Configs that depend on who asks: each user's tutor knows their name.
+      personas: async (personaType, user) => {
+        if (personaType === "tutor") return { ...PERSONAS.support, systemPrompt: `You tutor ${user.id}.` };
+        if (personaType === "broken") return { ...PERSONAS.support, voiceId: "oops" };
+        return undefined;
+      },
+      logger,
+    });
+    resolverUrl = (await listen("handler-resolver", handler)).url + "/api/session-token";
+  });
+
+  it("awaits every hook and mints the resolved config", async () => {
+    expect((await fetch(resolverUrl, asUser("alice", { personaType: "tutor" }))).status).toBe(200);
+    expect((await fetch(resolverUrl, asUser("mallory", { personaType: "tutor" }))).status).toBe(403);
+  });
+
+  it("answers 400 when the resolver knows no such persona", async () => {
+    const response = await fetch(resolverUrl, asUser("alice", { personaType: "nobody" }));
+    expect(response.status).toBe(400);
+    expect((await problem(response)).type).toBe(problemType("unknown_persona"));
+  });
+
+  it("answers 500 when the app's own resolver returns a bad config, and says why in the log only", async () => {
+    const response = await fetch(resolverUrl, asUser("alice", { personaType: "broken" }));
+    expect(response.status).toBe(500);
+    expect((await problem(response)).detail).not.toMatch(/voiceId/);
+    expect(logger.lines.map((line) => JSON.parse(line).cause).join("\n")).toMatch(/"broken" is invalid: voiceId/);
+  });
+});
