@@ -9,7 +9,7 @@ import { startTelemetry } from "./otel.ts";
 async function main() {
   const config = readConfig(process.env);
   // Before the app, so that the handler's tracer and meter come from the SDK's providers.
-  const telemetry = startTelemetry(process.env);
+  const telemetry = await startTelemetry(process.env);
   const app = await createServerApp(config, undefined, { prometheusText: telemetry.prometheusText });
   const server = serve({ fetch: app.fetch, port: config.port, silent: true, gracefulShutdown: false });
   await server.ready();
