@@ -60,16 +60,17 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     return problemResponse(new TollgateError("not_found", { detail: `No route for ${pathname}` }));
   }
 
-  // Each request is a server span (or enriches the one the runtime made); scrapes of /metrics are not
-  // traced, so that monitoring does not fill the traces it reads.
-  const traced = withServerSpan(route, { routes: [TOKEN_PATH, USAGE_PATH, "/healthz"] });
+  // Each request is a server span (or enriches the one the runtime made), except health checks and
+  // scrapes of /metrics, so that monitoring does not fill the traces it reads.
+  const traced = withServerSpan(route, { routes: [TOKEN_PATH, USAGE_PATH] });
   const prometheusText = options.prometheusText;
   async function serve(request: Request): Promise<Response> {
-    if (prometheusText && new URL(request.url).pathname === METRICS_PATH) {
+    const { pathname } = new URL(request.url);
+    if (prometheusText && pathname === METRICS_PATH) {
       if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
       return new Response(await prometheusText(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" } });
     }
-    return traced(request);
+    return pathname === "/healthz" ? route(request) : traced(request);
   }
 
   return {

@@ -1,3 +1,4 @@
+import { trace } from "@opentelemetry/api";
 import { TollgateError, problemResponse } from "./errors.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
@@ -5,7 +6,6 @@ import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts"
 import { consoleLogger, type Logger } from "./log.ts";
 import { userTag } from "./canonical.ts";
 import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
-import { trace } from "@opentelemetry/api";
 import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
 import { traceRoute } from "./telemetry/route-span.ts";
