@@ -2,6 +2,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anam, createTokenHandler, telemetryListener, withServerSpan } from "../src/index.ts";
+import { eventAttributes } from "../src/telemetry/index.ts";
 import { PERSONAS, asUser, authenticate, authorize } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 import { counterValue, histogramValue, inMemoryTelemetry, spanEvents, useSdkGlobals, type TestTelemetry } from "./support/telemetry.ts";
@@ -356,5 +357,45 @@ describe("without injected providers", () => {
     const handler = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }), authenticate, personas: PERSONAS, logger: capturingLogger() });
     const { url } = await listen("handler", handler);
     expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
+  });
+});
+
+describe("an app that makes its own server span", () => {
+  it("gets tollgate's spans beneath it, and withServerSpan enriches it instead of making a second", async () => {
+    const telemetry = inMemoryTelemetry();
+    const tracer = telemetry.tracerProvider.getTracer("the-app");
+    const handler = createTokenHandler({
+      provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }),
+      authenticate,
+      personas: PERSONAS,
+      logger: capturingLogger(),
+      tracerProvider: telemetry.tracerProvider,
+      meterProvider: telemetry.meterProvider,
+    });
+    const served = withServerSpan(handler, { routes: [TOKEN_PATH], tracerProvider: telemetry.tracerProvider });
+    // The app's instrumentation, as a framework would add it around every request.
+    const { url } = await listen("handler", (request) => tracer.startActiveSpan("app request", { kind: SpanKind.SERVER }, async (span) => {
+      try {
+        return await served(request);
+      } finally {
+        span.end();
+      }
+    }));
+    expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
+
+    const servers = telemetry.spans().filter((span) => span.kind === SpanKind.SERVER);
+    expect(servers).toHaveLength(1);
+    expect(servers[0]!.name).toBe(`POST ${TOKEN_PATH}`);
+    expect(servers[0]!.instrumentationScope.name).toBe("the-app");
+    expect(servers[0]!.attributes["http.route"]).toBe(TOKEN_PATH);
+    expect(parentOf(only(telemetry, "tollgate.issue"))).toBe(servers[0]!.spanContext().spanId);
+  });
+});
+
+describe("attribute values", () => {
+  it("that are not short names become 'other', so free text never reaches a backend", () => {
+    const attributes = eventAttributes({ name: "failed", time: 0, provider: "anam", errorType: "Anam answered 401: key sk_live_abc is revoked", personaType: "support" });
+    expect(attributes["error.type"]).toBe("other");
+    expect(attributes["tollgate.persona_type"]).toBe("support");
   });
 });
