@@ -51,7 +51,7 @@ async function post(path: string, bearer: string, body: unknown): Promise<Respon
 }
 
 describe("a full run of the standalone server", () => {
-  it("mints (after one retry), reuses, denies, and reports a session over HTTP", async () => {
+  it("mints (after one retry), reuses, denies, fails upstream, and reports a session over HTTP", async () => {
     const bearer = await userToken(USER_ID);
     upstream.emulator.inject({ status: 503 });
 
@@ -68,6 +68,10 @@ describe("a full run of the standalone server", () => {
     issuedTokens.push(((await other.json()) as { sessionToken: string }).sessionToken);
 
     expect((await post("/api/session-token", "not-a-jwt", { personaType: "support" })).status).toBe(401);
+
+    // An upstream that refuses the key: the server explains it in an error log line.
+    upstream.emulator.inject({ status: 401 });
+    expect((await post("/api/session-token", await userToken("user-e2e-second"), { personaType: "support" })).status).toBe(502);
 
     expect((await post("/api/session-token/usage", bearer, { sessionToken: mintedToken, event: "started" })).status).toBe(204);
     expect((await post("/api/session-token/usage", bearer, { sessionToken: mintedToken, event: "ended", durationMs: 42_000 })).status).toBe(204);
@@ -140,9 +144,9 @@ describe("a full run of the standalone server", () => {
     expect(pointTotal(issued, { "tollgate.persona_type": "support", "tollgate.cache_hit": false })).toBe(1);
     expect(pointTotal(issued, { "tollgate.persona_type": "support", "tollgate.cache_hit": true })).toBe(1);
     expect(pointTotal(issued, { "tollgate.persona_type": "sales", "tollgate.cache_hit": false })).toBe(1);
-    expect(pointTotal(metrics.get("tollgate.token.requests"))).toBe(4);
+    expect(pointTotal(metrics.get("tollgate.token.requests"))).toBe(5);
     expect(pointTotal(metrics.get("tollgate.token.denials"), { "error.type": "unauthenticated" })).toBe(1);
-    expect(pointTotal(metrics.get("tollgate.upstream.mint.attempts"))).toBe(3);
+    expect(pointTotal(metrics.get("tollgate.upstream.mint.attempts"))).toBe(4);
     expect(pointTotal(metrics.get("tollgate.upstream.mint.retries"), { "error.type": "503" })).toBe(1);
     expect(pointTotal(metrics.get("tollgate.upstream.mint.duration"), {}, "count")).toBe(2);
     expect(metrics.get("tollgate.upstream.mint.duration")).toMatchObject({ unit: "s", kind: "histogram" });
@@ -150,7 +154,8 @@ describe("a full run of the standalone server", () => {
     expect(metrics.get("tollgate.session.duration")?.unit).toBe("s");
     expect(pointTotal(metrics.get("tollgate.tokens.used"))).toBe(1);
     expect(pointTotal(metrics.get("tollgate.sessions.active"))).toBe(0);
-    expect(pointTotal(metrics.get("tollgate.token.failures"))).toBe(0);
+    expect(pointTotal(metrics.get("tollgate.token.failures"))).toBe(1);
+    expect(pointTotal(metrics.get("tollgate.token.failures"), { "error.type": "upstream_rejected", "tollgate.persona_type": "support" })).toBe(1);
   });
 
   it("leaves neither the API key, nor an issued token, nor the raw user id in any span, metric or log line", async () => {
@@ -165,7 +170,8 @@ describe("a full run of the standalone server", () => {
     }
     const telemetryOnly = [...exported, prometheusText].join("\n");
     expect(telemetryOnly).not.toContain(USER_ID);
-    // The fingerprints are there: the check above would pass on an empty export too.
+    // What was searched is the real thing: the check above would pass on an empty export too.
     expect(telemetryOnly).toContain("tollgate.token.fingerprint");
+    expect(server.output()).toMatch(/"level":"error".*Anam answered 401/);
   });
 });
