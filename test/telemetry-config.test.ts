@@ -1,8 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { ConfigError } from "../server/config.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { createServerApp } from "../server/app.ts";
+import { ConfigError, readConfig } from "../server/config.ts";
 import { telemetryPlan } from "../server/otel.ts";
+import { capturingLogger, closeAll, listen } from "./support/servers.ts";
 
-// When the standalone server starts the SDK, and with what, from the standard OTEL_* variables.
+// When the standalone server starts the SDK, and with what, from the standard OTEL_* variables;
+// and the /metrics route that Prometheus scrapes.
 
 describe("the standalone server's telemetry plan", () => {
   it("is off when no variable asks for telemetry", () => {
@@ -45,5 +48,27 @@ describe("the standalone server's telemetry plan", () => {
     expect(() => telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*grpc/);
     expect(() => telemetryPlan({ OTEL_TRACES_EXPORTER: "zipkin" })).toThrow(ConfigError);
     expect(() => telemetryPlan({ TOLLGATE_METRICS: "prometheus", OTEL_METRIC_EXPORT_INTERVAL: "soon" })).toThrow(/OTEL_METRIC_EXPORT_INTERVAL/);
+  });
+});
+
+describe("the /metrics route", () => {
+  afterAll(closeAll);
+
+  async function serverWith(prometheusText?: () => Promise<string>) {
+    const app = await createServerApp(readConfig({}), capturingLogger(), { prometheusText });
+    return (await listen("standalone-app", app.fetch)).url;
+  }
+
+  it("does not exist unless Prometheus was asked for", async () => {
+    expect((await fetch(`${await serverWith()}/metrics`)).status).toBe(404);
+  });
+
+  it("serves the Prometheus text when asked for, to GET only", async () => {
+    const url = await serverWith(async () => "tollgate_tokens_issued_total 7\n");
+    const response = await fetch(`${url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await response.text()).toBe("tollgate_tokens_issued_total 7\n");
+    expect((await fetch(`${url}/metrics`, { method: "POST" })).status).toBe(405);
   });
 });

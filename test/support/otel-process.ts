@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { signUserToken } from "../../server/auth.ts";
+import { recordLogLine } from "./traffic.ts";
 
 /**
  * For the end-to-end suites: an OTLP/HTTP receiver on loopback that keeps every JSON body it is
@@ -70,7 +71,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      bodies.push({ path: request.url ?? "", text: Buffer.concat(chunks).toString("utf8") });
+      const text = Buffer.concat(chunks).toString("utf8");
+      bodies.push({ path: request.url ?? "", text });
+      // Exported telemetry joins the run-wide leak check, as a log line would.
+      recordLogLine("otlp-receiver", text);
       response.writeHead(200, { "Content-Type": "application/json" }).end("{}");
     });
   });
@@ -164,8 +168,13 @@ export async function spawnServer(env: Record<string, string>, command: string[]
     detached: true,
   });
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString("utf8");
+    output += text;
+    recordLogLine("standalone-server", text);
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
