@@ -29,8 +29,14 @@ async function main() {
   if (telemetry.mode !== "off") banner.push(`tollgate: OpenTelemetry ${telemetry.summary}${telemetry.prometheusText ? ` (Prometheus at ${origin}/metrics)` : ""}`);
   console.log(banner.join("\n"));
 
-  // Pending spans and metrics are exported before the process goes.
-  const stop = () => void server.close(true).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
+  // Pending spans and metrics are exported before the process goes. A signal can arrive twice (from
+  // the terminal and from a wrapper such as npx or tsx relaying it); the first one does the work.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void server.close(true).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }

@@ -1,4 +1,4 @@
-import { context, metrics, propagation, trace } from "@opentelemetry/api";
+import { DiagConsoleLogger, DiagLogLevel, context, diag, metrics, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPMetricExporter as OTLPJsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
@@ -23,6 +23,8 @@ export interface SdkPlan {
   metricsProtocol: "http/protobuf" | "http/json";
   metricExportIntervalMs: number;
   metricExportTimeoutMs: number;
+  /** How much the SDK says about itself (a failing export, say), from `OTEL_LOG_LEVEL`. */
+  logLevel: keyof typeof DiagLogLevel;
 }
 
 export interface StartedSdk {
@@ -31,6 +33,7 @@ export interface StartedSdk {
 }
 
 export function startSdk(plan: SdkPlan): StartedSdk {
+  if (plan.logLevel !== "NONE") diag.setLogger(new DiagConsoleLogger(), DiagLogLevel[plan.logLevel]);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over our defaults.
   const resource = defaultResource()
     .merge(resourceFromAttributes({ "service.name": "tollgate", "service.version": INSTRUMENTATION_VERSION }))

@@ -15,6 +15,8 @@ import type { SdkPlan } from "./otel-sdk.ts";
  *   and timeouts are read by the exporters from the usual `OTEL_EXPORTER_OTLP_*` variables.
  * - `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000), `OTEL_BSP_SCHEDULE_DELAY` and the other
  *   batch variables, `OTEL_SERVICE_NAME` (default `tollgate`), `OTEL_RESOURCE_ATTRIBUTES`.
+ * - `OTEL_LOG_LEVEL` (`none`, `error`, `warn` (the default), `info`, `debug`, `verbose`, `all`): what the
+ *   SDK reports about itself on the console, such as an export that failed.
  * - `OTEL_SDK_DISABLED=true` turns all of it off.
  *
  * On Deno with `OTEL_DENO=true` the runtime exports by itself, through the same API, so no SDK is
@@ -84,6 +86,7 @@ export function telemetryPlan(env: Env): SdkPlan | "off" | "deno" {
     metricExportIntervalMs,
     // The SDK refuses a timeout longer than the interval.
     metricExportTimeoutMs: Math.min(positiveInteger(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30_000), metricExportIntervalMs),
+    logLevel: logLevel(env.OTEL_LOG_LEVEL),
   };
 }
 
@@ -104,6 +107,14 @@ function otlpProtocol(env: Env, signal: "TRACES" | "METRICS"): SdkPlan["tracesPr
     throw new ConfigError(`${variable}: "${protocol}" is not supported; use http/protobuf or http/json`);
   }
   return protocol;
+}
+
+const LOG_LEVELS = ["NONE", "ERROR", "WARN", "INFO", "DEBUG", "VERBOSE", "ALL"] as const;
+
+function logLevel(value: string | undefined): SdkPlan["logLevel"] {
+  const level = (value?.trim() || "warn").toUpperCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`OTEL_LOG_LEVEL: "${value}" is not one of ${LOG_LEVELS.join(", ").toLowerCase()}`);
+  return level as SdkPlan["logLevel"];
 }
 
 function list(value: string | undefined): string[] {

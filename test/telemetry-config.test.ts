@@ -20,6 +20,7 @@ describe("the standalone server's telemetry plan", () => {
       tracesProtocol: "http/protobuf",
       metricsProtocol: "http/protobuf",
       metricExportIntervalMs: 60_000,
+      logLevel: "WARN",
     });
   });
 
@@ -48,6 +49,7 @@ describe("the standalone server's telemetry plan", () => {
     expect(() => telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*grpc/);
     expect(() => telemetryPlan({ OTEL_TRACES_EXPORTER: "zipkin" })).toThrow(ConfigError);
     expect(() => telemetryPlan({ TOLLGATE_METRICS: "prometheus", OTEL_METRIC_EXPORT_INTERVAL: "soon" })).toThrow(/OTEL_METRIC_EXPORT_INTERVAL/);
+    expect(() => telemetryPlan({ TOLLGATE_METRICS: "prometheus", OTEL_LOG_LEVEL: "loud" })).toThrow(/OTEL_LOG_LEVEL/);
   });
 });
 
