@@ -107,6 +107,25 @@ describe("a token minted upstream", () => {
     expect(metrics.get("tollgate.tokens.issued")?.descriptor.unit).toBe("{token}");
   });
 
+  it("records the upstream time in seconds", async () => {
+    // An upstream that takes at least 100 ms: in seconds that is at least 0.1 and far below 100.
+    const slow = await startUpstream({ latencyMs: 100 });
+    const telemetry = inMemoryTelemetry();
+    const handler = createTokenHandler({
+      provider: anam({ apiKey: TEST_API_KEY, baseUrl: slow.url }),
+      authenticate,
+      personas: PERSONAS,
+      logger: capturingLogger(),
+      meterProvider: telemetry.meterProvider,
+    });
+    const { url } = await listen("handler", handler);
+    await tokenFor(url + TOKEN_PATH);
+    const duration = histogramValue((await telemetry.metrics()).get("tollgate.upstream.mint.duration"));
+    expect(duration.count).toBe(1);
+    expect(duration.sum).toBeGreaterThanOrEqual(0.1);
+    expect(duration.sum).toBeLessThan(100);
+  });
+
   it("names its tracer and meter after the package and its version", async () => {
     const { telemetry, tokenUrl } = await tracedServer();
     await tokenFor(tokenUrl);
