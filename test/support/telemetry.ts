@@ -78,7 +78,7 @@ export function histogramValue(metric: MetricData | undefined, wanted: Attribute
   return total;
 }
 
-/** A span's events as `[name, attributes]`, in order. */
+/** The names of a span's events, in order. */
 export function spanEvents(span: ReadableSpan | undefined): string[] {
   return (span?.events ?? []).map((event) => event.name);
 }
