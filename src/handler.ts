@@ -1,0 +1,197 @@
+import { TollgateError, problemResponse } from "./errors.ts";
+import { readJsonBody, jsonResponse } from "./http.ts";
+import { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
+import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
+import { consoleLogger, type Logger } from "./log.ts";
+import { userTag } from "./canonical.ts";
+import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
+
+/**
+ * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
+ * the pipeline below, top to bottom:
+ *
+ *   method (405) -> authenticate (401) -> authorize (403) -> body: JSON (415), size (413),
+ *   schema (400) -> persona (400) -> issuer: cache, single-flight, upstream with retries
+ *   -> 200 { sessionToken, expiresAt }, or a problem+json error.
+ */
+
+/** Whoever `authenticate` recognised. Only `id` is read by tollgate. */
+export interface User {
+  id: string;
+}
+
+export type PersonaResolver<U extends User> = (personaType: string, user: U) => unknown | undefined | Promise<unknown | undefined>;
+
+export interface TokenHandlerOptions<U extends User = User> {
+  provider: TokenIssuerOptions<unknown>["provider"];
+  /** The signed-in user, or null for a 401. May be async. */
+  authenticate: (request: Request) => U | null | undefined | Promise<U | null | undefined>;
+  /** Whether this user may mint tokens; false is a 403. Default: every authenticated user may. */
+  authorize?: (user: U, request: Request) => boolean | Promise<boolean>;
+  /**
+   * The persona configs the browser may choose from by `personaType`: a map, or a function for
+   * configs that depend on the user. The server, not the browser, decides what a persona is.
+   */
+  personas: Record<string, unknown> | PersonaResolver<U>;
+  /**
+   * Accept a whole `personaConfig` from the browser, checked against the provider's schema.
+   * Off by default: a browser that picks its own system prompt can make the avatar say anything.
+   */
+  allowClientConfig?: boolean;
+  /** Largest request body read, in bytes. Default 16 KiB. */
+  maxBodyBytes?: number;
+  /** Where cached tokens and usage records live. Default: a bounded in-memory store. */
+  store?: TokenIssuerOptions<unknown>["store"];
+  /** Token reuse; see TokenIssuerOptions. Default: reuse until used or 10 minutes before expiry. */
+  reuse?: TokenIssuerOptions<unknown>["reuse"];
+  /** An issuer to share with other handlers; by default the handler makes its own. */
+  issuer?: TokenIssuer;
+  /** Called with every lifecycle event. */
+  onEvent?: EventListener;
+  /** Where upstream failures are explained. Default: JSON lines on the console. */
+  logger?: Logger;
+  /** The realm named in `WWW-Authenticate`. Default "tollgate". */
+  realm?: string;
+}
+
+export type TokenHandler = ((request: Request) => Promise<Response>) & { readonly issuer: TokenIssuer };
+
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+/** The persona type that telemetry shows for a config the browser sent itself. */
+const CLIENT_CONFIG = "client-config";
+
+export function createTokenHandler<U extends User>(options: TokenHandlerOptions<U>): TokenHandler {
+  const { provider } = options;
+  const logger = options.logger ?? consoleLogger;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const emit = fanOut([options.onEvent]);
+  const issuer = options.issuer ?? createTokenIssuer({ provider, store: options.store, reuse: options.reuse, onEvent: emit });
+  const resolvePersona = personaResolver(options.personas, provider.parseConfig);
+  const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
+
+  function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
+    emit({ name, time: Date.now(), provider: provider.name, ...fields });
+  }
+
+  async function signedInUser(request: Request): Promise<U> {
+    const user = await options.authenticate(request);
+    if (!user || typeof user.id !== "string" || user.id === "") {
+      throw new TollgateError("unauthenticated", { headers: { "WWW-Authenticate": challenge } });
+    }
+    return user;
+  }
+
+  async function mintRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
+    event("requested");
+    const user = await signedInUser(request);
+    context.user = await userTag(user.id);
+    if (options.authorize && !(await options.authorize(user, request))) throw new TollgateError("forbidden");
+
+    const body = parseBody(TokenRequestBody, await readJsonBody(request, maxBodyBytes));
+    let config: unknown;
+    if (body.personaConfig !== undefined) {
+      if (!options.allowClientConfig) {
+        throw new TollgateError("invalid_request", { detail: "personaConfig is not accepted here; name a personaType" });
+      }
+      config = parseClientConfig(body.personaConfig);
+      context.personaType = CLIENT_CONFIG;
+    } else {
+      if (body.personaType === undefined) throw new TollgateError("invalid_request", { detail: "personaType is required" });
+      context.personaType = body.personaType;
+      config = await resolvePersona(body.personaType, user);
+    }
+
+    const issued = await issuer.issue({ config, userId: user.id, personaType: context.personaType, signal: request.signal });
+    event("issued", { ...context, cacheHit: issued.cacheHit });
+    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() });
+  }
+
+  function parseClientConfig(input: unknown): unknown {
+    try {
+      return provider.parseConfig(input);
+    } catch (error) {
+      if (error instanceof ValidationError) throw new TollgateError("invalid_request", { detail: `personaConfig: ${error.message}` });
+      throw error;
+    }
+  }
+
+  async function usageRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
+    const user = await signedInUser(request);
+    context.user = await userTag(user.id);
+    const body = parseBody(UsageReportBody, await readJsonBody(request, maxBodyBytes));
+    await issuer.reportUsage({ token: body.sessionToken, userId: user.id, event: body.event, durationMs: body.durationMs });
+    return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
+  }
+
+  function answerError(error: unknown, context: Partial<LifecycleEvent>): Response {
+    const known = toTollgateError(error);
+    if (known.code === "unauthenticated" || known.code === "forbidden") {
+      event("denied", { ...context, status: known.status, errorType: known.code });
+    } else if (known.code !== "rate_limited") {
+      event("failed", { ...context, status: known.status, errorType: known.code });
+    }
+    if (known.status >= 500) {
+      const cause = known.cause instanceof Error ? `${known.cause.name}: ${known.cause.message}` : undefined;
+      logger.error(known.detail, { code: known.code, status: known.status, cause: cause && provider.redact(cause) });
+    }
+    return problemResponse(known);
+  }
+
+  const handler = async (request: Request): Promise<Response> => {
+    const context: Partial<LifecycleEvent> = {};
+    try {
+      if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
+      const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
+      return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));
+    } catch (error) {
+      // The client went away: nobody will read an answer, and it is not the server's failure.
+      if (request.signal.aborted) return new Response(null, { status: 499 });
+      return answerError(error, context);
+    }
+  };
+  return Object.assign(handler, { issuer });
+}
+
+function toTollgateError(error: unknown): TollgateError {
+  if (error instanceof TollgateError) return error;
+  if (error instanceof ValidationError) return new TollgateError("invalid_request", { detail: error.message });
+  return new TollgateError("internal", { cause: error });
+}
+
+/**
+ * A map's configs are checked once, when the handler is made, so a typo fails at start-up rather
+ * than on a user's request. A function's are checked by the issuer on each request.
+ */
+function personaResolver<U extends User>(personas: TokenHandlerOptions<U>["personas"], parseConfig: (input: unknown) => unknown): PersonaResolver<U> {
+  if (typeof personas === "function") {
+    return async (personaType, user) => {
+      const config = await personas(personaType, user);
+      if (config === undefined || config === null) throw unknownPersona(personaType);
+      return checkedServerConfig(config, parseConfig, personaType);
+    };
+  }
+  const configs = new Map<string, unknown>();
+  for (const [personaType, config] of Object.entries(personas)) {
+    configs.set(personaType, checkedServerConfig(config, parseConfig, personaType, true));
+  }
+  return (personaType) => {
+    if (!configs.has(personaType)) throw unknownPersona(personaType);
+    return configs.get(personaType);
+  };
+}
+
+function checkedServerConfig(config: unknown, parseConfig: (input: unknown) => unknown, personaType: string, atStartup = false): unknown {
+  try {
+    return parseConfig(config);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const message = `The persona config for "${personaType}" is invalid: ${error.message}`;
+    // A server-side config is the app's mistake, not the browser's: a 500, explained in the log.
+    if (atStartup) throw new TypeError(message);
+    throw new TollgateError("internal", { cause: new Error(message) });
+  }
+}
+
+function unknownPersona(personaType: string) {
+  return new TollgateError("unknown_persona", { detail: `No persona type named "${personaType}"` });
+}

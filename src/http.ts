@@ -1,0 +1,60 @@
+import { TollgateError } from "./errors.ts";
+
+/** Small HTTP helpers for the handler: reading a bounded JSON body and answering JSON. */
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
+
+/**
+ * Reads the request's body as JSON: refuses other media types (415), bodies over `maxBytes` (413,
+ * whether or not `Content-Length` announced them) and text that is not JSON (400).
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const mediaType = (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim();
+  if (!JSON_MEDIA_TYPE.test(mediaType)) {
+    throw new TollgateError("unsupported_media_type", { headers: { "Accept-Post": "application/json" } });
+  }
+  const declared = Number(request.headers.get("Content-Length"));
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+
+  const text = await readText(request, maxBytes);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TollgateError("invalid_request", { detail: "Body is not valid JSON" });
+  }
+}
+
+async function readText(request: Request, maxBytes: number): Promise<string> {
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+function tooLarge(maxBytes: number) {
+  return new TollgateError("payload_too_large", { detail: `Body must be at most ${maxBytes} bytes` });
+}
+
+export function jsonResponse(body: unknown, init: { status?: number; headers?: HeadersInit } = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set("Content-Type", "application/json");
+  headers.set("Cache-Control", "no-store");
+  return new Response(JSON.stringify(body), { status: init.status ?? 200, headers });
+}

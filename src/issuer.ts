@@ -1,0 +1,257 @@
+import { decodeJwt } from "jose";
+import { digest, fingerprint, sha256Hex, userDigest } from "./canonical.ts";
+import { TollgateError } from "./errors.ts";
+import type { EventListener, LifecycleEvent } from "./lifecycle.ts";
+import type { Provider } from "./provider.ts";
+import { RetriesExhausted, RetryBudget, resolveRetryOptions, withRetries, type ResolvedRetryOptions } from "./retry.ts";
+import { memoryCache } from "./store/memory-cache.ts";
+import type { CacheStore } from "./store/types.ts";
+
+/**
+ * The issuer: given a user and a persona config, a token. No HTTP here, so server actions and RPC
+ * can use it directly. It reuses a token the user already holds and has not started a session with,
+ * makes one upstream call for many concurrent identical requests, and retries the upstream within
+ * the provider's policy.
+ */
+
+export interface TokenIssuerOptions<Config> {
+  provider: Provider<Config> & { readonly retry?: ResolvedRetryOptions };
+  /** Where cached tokens and usage records live. Default: a bounded in-memory store. */
+  store?: CacheStore;
+  /**
+   * Reuse a token for the same provider, config and user until it is reported used or this close
+   * to expiry. Default 10 minutes. `false` mints a fresh token for every request.
+   */
+  reuse?: { marginMs?: number } | false;
+  onEvent?: EventListener;
+}
+
+export interface IssueRequest {
+  /** The persona config; the provider checks it before any upstream call. */
+  config: unknown;
+  /** The user's id: part of the cache key (hashed), so users never share a token. */
+  userId: string;
+  /** For telemetry only. */
+  personaType?: string;
+  signal?: AbortSignal;
+}
+
+export interface IssuedToken {
+  token: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  cacheHit: boolean;
+}
+
+export interface UsageReport {
+  token: string;
+  userId: string;
+  event: "started" | "ended";
+  durationMs?: number;
+}
+
+export interface TokenInspection {
+  /** Epoch milliseconds, from the token's `exp` claim or our record of it; undefined when unknown. */
+  expiresAt: number | undefined;
+  expired: boolean;
+  /** Reported used through the usage route (and so never handed out again). */
+  used: boolean;
+  /** Whether this issuer's store holds a record of the token. */
+  known: boolean;
+}
+
+export interface TokenIssuer {
+  issue(request: IssueRequest): Promise<IssuedToken>;
+  reportUsage(report: UsageReport): Promise<void>;
+  inspectToken(token: string): Promise<TokenInspection>;
+  readonly provider: Provider<unknown>;
+}
+
+/** What the reuse cache holds under a request's key. */
+interface ReusableToken {
+  token: string;
+  expiresAt: number;
+}
+
+/** What we remember of every token we issued, under the token's hash. */
+interface TokenRecord {
+  owner: string;
+  reuseKey: string;
+  expiresAt: number;
+  used: boolean;
+}
+
+const DEFAULT_REUSE_MARGIN_MS = 10 * 60 * 1000;
+const KEY_PREFIX = "tollgate:";
+
+export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): TokenIssuer {
+  const { provider } = options;
+  const store = options.store ?? memoryCache();
+  const reuseMarginMs = options.reuse === false ? undefined : (options.reuse?.marginMs ?? DEFAULT_REUSE_MARGIN_MS);
+  const retry = provider.retry ?? resolveRetryOptions();
+  const budget = new RetryBudget(retry.budgetRatio, retry.budgetMinRetries);
+  const emit = options.onEvent ?? (() => {});
+  const flights = new Map<string, Flight<IssuedToken>>();
+
+  function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
+    emit({ name, time: Date.now(), provider: provider.name, ...fields });
+  }
+
+  async function issue(request: IssueRequest): Promise<IssuedToken> {
+    const config = provider.parseConfig(request.config);
+    const owner = await userDigest(request.userId);
+    const reuseKey = `${KEY_PREFIX}reuse:${await digest({ provider: provider.name, config, user: request.userId })}`;
+    const context = { personaType: request.personaType, user: owner.slice(0, 12) };
+
+    if (reuseMarginMs !== undefined) {
+      const cached = await guard(() => store.get<ReusableToken>(reuseKey));
+      if (cached && cached.expiresAt - reuseMarginMs > Date.now()) {
+        event("cache_hit", { ...context, token: await fingerprint(cached.token) });
+        return { token: cached.token, expiresAt: cached.expiresAt, cacheHit: true };
+      }
+    }
+
+    // Concurrent requests for one key share one upstream call.
+    let flight = flights.get(reuseKey);
+    if (!flight) {
+      flight = new Flight((signal) => mintAndRemember(config, owner, reuseKey, context, signal));
+      flights.set(reuseKey, flight);
+      const forget = () => flights.delete(reuseKey);
+      flight.settled.then(forget, forget);
+    }
+    return flight.join(request.signal);
+  }
+
+  async function mintAndRemember(config: Config, owner: string, reuseKey: string, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
+    const started = Date.now();
+    let minted;
+    try {
+      minted = await withRetries(
+        (attemptSignal) => provider.mint({ config, signal: attemptSignal }),
+        (error) => provider.classify(error),
+        retry,
+        budget,
+        signal,
+        {
+          onAttempt: (attempt) => event("minting", { ...context, attempt }),
+          onRetry: ({ attempt, delayMs, error }) => event("retried", { ...context, attempt, delayMs, errorType: provider.classify(error).errorType }),
+        },
+      );
+    } catch (error) {
+      throw upstreamFailure(error);
+    }
+    const token = minted.token;
+    event("minted", { ...context, token: await fingerprint(token), durationMs: Date.now() - started });
+
+    const now = Date.now();
+    const record: TokenRecord = { owner, reuseKey, expiresAt: minted.expiresAt, used: false };
+    const tokenKey = await recordKey(token);
+    await guard(() => store.set(tokenKey, record, Math.max(1, minted.expiresAt - now)));
+    if (reuseMarginMs !== undefined && minted.expiresAt - reuseMarginMs > now) {
+      await guard(() => store.set(reuseKey, { token, expiresAt: minted.expiresAt } satisfies ReusableToken, minted.expiresAt - reuseMarginMs - now));
+    }
+    return { token, expiresAt: minted.expiresAt, cacheHit: false };
+  }
+
+  /** Turns what the retry loop gave up with into the error the client sees. */
+  function upstreamFailure(error: unknown): TollgateError {
+    if (!(error instanceof RetriesExhausted)) return new TollgateError("internal", { cause: error });
+    if (error.deadlineExceeded) return new TollgateError("upstream_timeout", { cause: error.lastError });
+    const { retryable, errorType } = provider.classify(error.lastError);
+    const retryAfter = error.retryAfterMs !== undefined ? Math.ceil(error.retryAfterMs / 1000) : 5;
+    if (errorType === "timeout") return new TollgateError("upstream_timeout", { cause: error.lastError });
+    if (errorType === "invalid_response") return new TollgateError("upstream_invalid_response", { cause: error.lastError });
+    if (retryable) return new TollgateError("upstream_unavailable", { retryAfter, cause: error.lastError });
+    return new TollgateError("upstream_rejected", { cause: error.lastError });
+  }
+
+  async function findRecord(token: string) {
+    const key = await recordKey(token);
+    return guard(() => store.get<TokenRecord>(key));
+  }
+
+  async function reportUsage(report: UsageReport): Promise<void> {
+    const record = await findRecord(report.token);
+    if (!record) throw new TollgateError("token_not_found");
+    if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
+    const fields = { user: record.owner.slice(0, 12), token: await fingerprint(report.token) };
+
+    if (!record.used) {
+      // Single-use: once a session starts with this token, nobody may be handed it again.
+      await guard(() => store.delete(record.reuseKey));
+      const tokenKey = await recordKey(report.token);
+      await guard(() => store.set(tokenKey, { ...record, used: true }, Math.max(1, record.expiresAt - Date.now())));
+      event("evicted", { ...fields, reason: "used" });
+      event("used", fields);
+    }
+    if (report.event === "ended") event("ended", { ...fields, durationMs: report.durationMs });
+  }
+
+  async function inspectToken(token: string): Promise<TokenInspection> {
+    const record = await findRecord(token);
+    const expiresAt = record?.expiresAt ?? claimedExpiry(token);
+    return {
+      expiresAt,
+      expired: expiresAt !== undefined && expiresAt <= Date.now(),
+      used: record?.used ?? false,
+      known: record !== undefined,
+    };
+  }
+
+  return { issue, reportUsage, inspectToken, provider: provider as Provider<unknown> };
+}
+
+async function recordKey(token: string): Promise<string> {
+  return `${KEY_PREFIX}token:${await sha256Hex(token)}`;
+}
+
+function claimedExpiry(token: string): number | undefined {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A store that fails is a 503, never mistaken for a miss, a 404 or a 429. */
+async function guard<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof TollgateError) throw error;
+    throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });
+  }
+}
+
+/**
+ * One upstream call shared by every request that joins it. Each caller may stop waiting through
+ * its own signal; the call itself is aborted only when every caller has gone.
+ */
+class Flight<T> {
+  readonly settled: Promise<T>;
+  private readonly controller = new AbortController();
+  private waiting = 0;
+
+  constructor(run: (signal: AbortSignal) => Promise<T>) {
+    this.settled = run(this.controller.signal);
+    // Callers who left must not see an unhandled rejection.
+    this.settled.catch(() => {});
+  }
+
+  join(signal: AbortSignal | undefined): Promise<T> {
+    signal?.throwIfAborted();
+    this.waiting++;
+    // A caller without a signal never leaves, so the call runs to its end for them.
+    if (!signal) return this.settled;
+    return new Promise<T>((resolve, reject) => {
+      const leave = () => {
+        this.waiting--;
+        if (this.waiting === 0) this.controller.abort(signal.reason);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", leave, { once: true });
+      this.settled.then(resolve, reject).finally(() => signal.removeEventListener("abort", leave));
+    });
+  }
+}

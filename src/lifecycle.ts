@@ -1,0 +1,72 @@
+/**
+ * The life of a session token, as one list that the pipeline emits and everything else reads:
+ * telemetry, logs and the app's own `onEvent` hook.
+ *
+ *   requested -> denied | rate_limited | cache_hit | minting -> retried* -> minted -> issued
+ *             -> used (the client started its session) -> ended (with the session's duration)
+ *   failed at any step; evicted when a cached token is used or near its expiry.
+ */
+export const LIFECYCLE_EVENTS = [
+  "requested",
+  "denied",
+  "rate_limited",
+  "cache_hit",
+  "minting",
+  "retried",
+  "minted",
+  "issued",
+  "used",
+  "ended",
+  "evicted",
+  "failed",
+] as const;
+
+export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
+
+/**
+ * One event. It never holds the API key, a token or a raw user id: `token` is a short fingerprint
+ * and `user` a short hash, so events can go to any log or backend as they are.
+ */
+export interface LifecycleEvent {
+  name: LifecycleEventName;
+  /** Epoch milliseconds. */
+  time: number;
+  provider: string;
+  personaType?: string;
+  /** A short hash of the user's id. */
+  user?: string;
+  /** A short fingerprint of the token concerned. */
+  token?: string;
+  /** 1-based upstream attempt (`minting`, `retried`). */
+  attempt?: number;
+  /** Wait before the next attempt (`retried`). */
+  delayMs?: number;
+  /** What went wrong (`failed`, `retried`, `denied`): a status, a code, never free text. */
+  errorType?: string;
+  /** The HTTP status answered (`denied`, `rate_limited`, `failed`). */
+  status?: number;
+  /** Upstream mint time (`minted`) or the session's length (`ended`). */
+  durationMs?: number;
+  /** Whether the token came from the reuse cache (`issued`). */
+  cacheHit?: boolean;
+  /** Why a token left the cache (`evicted`): `used` or `expiring`. */
+  reason?: string;
+  /** The limit that refused the request (`rate_limited`). */
+  limit?: string;
+}
+
+export type EventListener = (event: LifecycleEvent) => void;
+
+/** Calls every listener; a listener that throws must not break the request it observes. */
+export function fanOut(listeners: ReadonlyArray<EventListener | undefined>): EventListener {
+  const active = listeners.filter((listener): listener is EventListener => listener !== undefined);
+  return (event) => {
+    for (const listener of active) {
+      try {
+        listener(event);
+      } catch {
+        // Observability must never change the answer a user gets.
+      }
+    }
+  };
+}
