@@ -1,13 +1,13 @@
-/**
- * Thrown by a limiter whose store failed under the `closed` policy. It is a 503, never a 429: the
- * user did nothing wrong. `cause` holds the store's own error for the server's log only.
- */
-export class StoreUnavailableError extends Error {
-  readonly code = "store_unavailable";
-  readonly status = 503;
+import { TollgateError } from "../errors.ts";
 
+/**
+ * Thrown by a limiter whose store failed under the `closed` policy: a 503 `store_unavailable`,
+ * never a 429, since the user did nothing wrong. `cause` holds the store's own error for the
+ * server's log only.
+ */
+export class StoreUnavailableError extends TollgateError {
   constructor(cause: unknown) {
-    super("The rate-limit store is unavailable", { cause });
+    super("store_unavailable", { detail: "The rate-limit store is unavailable", retryAfter: 5, cause });
     this.name = "StoreUnavailableError";
   }
 }
