@@ -1,6 +1,7 @@
 /**
  * Property checks shared by every rate-limit store's tests: the same random traffic, the same
- * guarantees, whether the store is memory, Redis or another.
+ * guarantees, whether the store is memory, Redis or another. Assertions use node:assert, so the
+ * Deno KV test under Deno runs the very same checks.
  *
  * What "never more than its limit within a window" means for each algorithm:
  * - fixed window: per key, the units admitted inside one aligned window add up to at most `limit`;
@@ -10,7 +11,7 @@
  *   window that is up to twice the limit; that burst is what a token bucket is for.)
  */
 import fc from "fast-check";
-import { expect } from "vitest";
+import assert from "node:assert/strict";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
 
 export interface Clock {
@@ -74,12 +75,12 @@ interface Admitted {
 }
 
 function checkDecision(decision: RateLimitDecision, rule: RateLimitRule, now: number) {
-  expect(decision.limit).toBe(rule.limit);
-  expect(decision.remaining).toBeGreaterThanOrEqual(0);
-  expect(decision.remaining).toBeLessThanOrEqual(rule.limit);
-  expect(decision.resetAt).toBeGreaterThanOrEqual(now);
-  if (decision.allowed) expect(decision.retryAfter).toBe(0);
-  else expect(decision.retryAfter).toBeGreaterThanOrEqual(1);
+  assert.equal(decision.limit, rule.limit);
+  assert.ok(decision.remaining >= 0, `remaining ${decision.remaining} < 0`);
+  assert.ok(decision.remaining <= rule.limit, `remaining ${decision.remaining} > limit`);
+  assert.ok(decision.resetAt >= now, "resetAt in the past");
+  if (decision.allowed) assert.equal(decision.retryAfter, 0);
+  else assert.ok(decision.retryAfter >= 1, "a refusal without a Retry-After");
 }
 
 export function assertWithinLimit(rule: RateLimitRule, admitted: Admitted[]) {
@@ -90,19 +91,20 @@ export function assertWithinLimit(rule: RateLimitRule, admitted: Admitted[]) {
       const window = Math.floor(at / windowMs);
       perWindow.set(window, (perWindow.get(window) ?? 0) + cost);
     }
-    for (const used of perWindow.values()) expect(used).toBeLessThanOrEqual(limit);
+    for (const used of perWindow.values()) assert.ok(used <= limit, `${used} admitted in one window, limit ${limit}`);
   } else if (rule.algorithm === "sliding-window") {
     // The busiest span of windowMs ends at some admitted request, so checking those spans suffices.
     for (const end of admitted) {
       const used = admitted.filter((a) => a.at > end.at - windowMs && a.at <= end.at).reduce((sum, a) => sum + a.cost, 0);
-      expect(used).toBeLessThanOrEqual(limit);
+      assert.ok(used <= limit, `${used} admitted within ${windowMs} ms, limit ${limit}`);
     }
   } else {
     for (const first of admitted) {
       for (const last of admitted) {
         if (last.at < first.at) continue;
         const used = admitted.filter((a) => a.at >= first.at && a.at <= last.at).reduce((sum, a) => sum + a.cost, 0);
-        expect(used).toBeLessThanOrEqual(limit + Math.floor(((last.at - first.at) * limit) / windowMs));
+        const bound = limit + Math.floor(((last.at - first.at) * limit) / windowMs);
+        assert.ok(used <= bound, `${used} admitted from ${first.at} to ${last.at}, bound ${bound}`);
       }
     }
   }
@@ -130,7 +132,7 @@ export async function runScenario(makeStore: StoreFactory, scenario: Scenario, k
     });
   }
   // The very first request on a fresh key always fits, so a store that refuses everything fails here.
-  expect(anyAllowed).toBe(true);
+  assert.ok(anyAllowed, "nothing was admitted");
   for (const perKey of admitted) assertWithinLimit(scenario.rule, perKey);
 }
 
@@ -160,8 +162,8 @@ export async function runRetryAfter(makeStore: StoreFactory, input: RetryInput, 
   }
   let decision = await store.consume(key, rule, cost);
   for (let i = 0; decision.allowed && i <= rule.limit; i++) decision = await store.consume(key, rule, cost);
-  expect(decision.allowed).toBe(false);
+  assert.equal(decision.allowed, false);
   clock.now += decision.retryAfter * 1000;
   const retried = await store.consume(key, rule, cost);
-  expect(retried.allowed).toBe(true);
+  assert.equal(retried.allowed, true, "refused again after waiting its Retry-After");
 }
