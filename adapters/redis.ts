@@ -198,7 +198,9 @@ export function redisRateLimitStore(options: { client: Redis | Cluster | Promise
 }
 
 async function clientFromUrl(url: string): Promise<Redis> {
-  const { Redis } = await import("ioredis");
+  const { Redis } = await import("ioredis").catch((cause: unknown) => {
+    throw new Error("redisStore: a redis:// URL needs the ioredis package (npm install ioredis)", { cause });
+  });
   const client = new Redis(url, {
     // Fail each command at once while disconnected, so the limiter's failure policy decides
     // instead of a queue that replays stale decisions later.
