@@ -56,22 +56,24 @@ local function keep(until_ms) return int(math.max(1, until_ms - now) + 60000) en
 // Each script returns {allowed (1/0), remaining, resetAt (epoch ms), wait in ms before a retry}.
 // They mirror the steps in src/rate-limit/algorithms.ts, line for line where they can.
 
-/** KEYS[1]: a hash {s: window start, u: units used}. */
+/** KEYS[1]: a string "<window start>:<units used>", read with GET and written with SET PX. */
 const FIXED_WINDOW = `${SCRIPT_PRELUDE}
 local start = now - (now % window)
 local used = 0
-local stored = redis.call('HMGET', KEYS[1], 's', 'u')
-local storedStart = tonumber(stored[1])
-if storedStart and storedStart >= start then
-  -- Same window, or this clock stepped back into an earlier one: keep counting the stored window.
-  start = storedStart
-  used = tonumber(stored[2]) or 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local storedStart, storedUsed = string.match(stored, '^(%d+):(%d+)$')
+  storedStart = tonumber(storedStart)
+  if storedStart and storedStart >= start then
+    -- Same window, or this clock stepped back into an earlier one: keep counting the stored window.
+    start = storedStart
+    used = tonumber(storedUsed)
+  end
 end
 local reset = start + window
 if used + cost <= limit then
   used = used + cost
-  redis.call('HSET', KEYS[1], 's', int(start), 'u', int(used))
-  redis.call('PEXPIRE', KEYS[1], keep(reset))
+  redis.call('SET', KEYS[1], int(start) .. ':' .. int(used), 'PX', keep(reset))
   return {1, limit - used, reset, 0}
 end
 return {0, limit - used, reset, reset - now}
@@ -106,15 +108,18 @@ end
 return {allowed, limit - used, reset, wait}
 `;
 
-/** KEYS[1]: a hash {l: tokens × window, t: when l was brought up to date}. */
+/** KEYS[1]: a string "<tokens × window>:<when that level was brought up to date>". */
 const TOKEN_BUCKET = `${SCRIPT_PRELUDE}
 local capacity = limit * window
-local stored = redis.call('HMGET', KEYS[1], 'l', 't')
-local level = tonumber(stored[1])
-local updated = tonumber(stored[2])
-if not level or not updated then
-  level = capacity
-  updated = now
+local level = capacity
+local updated = now
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local storedLevel, storedUpdated = string.match(stored, '^(%d+):(%d+)$')
+  if storedLevel then
+    level = tonumber(storedLevel)
+    updated = tonumber(storedUpdated)
+  end
 end
 if now > updated then
   level = math.min(capacity, level + (now - updated) * limit)
@@ -131,8 +136,7 @@ else
 end
 local reset = math.max(now, updated) + math.ceil((capacity - level) / limit)
 if allowed == 1 then
-  redis.call('HSET', KEYS[1], 'l', int(level), 't', int(updated))
-  redis.call('PEXPIRE', KEYS[1], keep(reset))
+  redis.call('SET', KEYS[1], int(level) .. ':' .. int(updated), 'PX', keep(reset))
 end
 return {allowed, math.floor(level / window), reset, wait}
 `;

@@ -3,6 +3,10 @@
  * (memory) or behind a check-and-set (Deno KV, unstorage). adapters/redis.ts holds the same steps
  * as Lua scripts; the property tests hold both to the same guarantees.
  *
+ * A step updates the state it is given in place (and makes one when given none): the memory store
+ * then allocates nothing per decision but the decision itself, and the stores that read state from
+ * elsewhere (Deno KV, unstorage) hand it a fresh copy anyway.
+ *
  * Every step takes `now` from its caller and tolerates a clock that steps backwards: it never
  * forgets what it admitted because the clock went back, so a skewed server cannot admit more.
  * Arithmetic is on integers only (the token bucket counts in token-milliseconds), so a script and
@@ -53,19 +57,20 @@ export function fixedWindowStep(
   now: number,
 ): RateLimitStep<FixedWindowState> {
   const { limit, windowMs } = rule;
-  let windowStart = now - (now % windowMs);
-  let used = 0;
-  if (state && state.windowStart >= windowStart) {
-    // Same window, or the clock stepped back into an earlier one: keep counting the stored window.
-    windowStart = state.windowStart;
-    used = state.used;
+  const currentStart = now - (now % windowMs);
+  if (!state) state = { windowStart: currentStart, used: 0 };
+  // A later window starts from zero; the same window, or an earlier one when this clock stepped
+  // back, keeps counting the stored window.
+  else if (state.windowStart < currentStart) {
+    state.windowStart = currentStart;
+    state.used = 0;
   }
-  const resetAt = windowStart + windowMs;
-  const allowed = used + cost <= limit;
-  if (allowed) used += cost;
+  const resetAt = state.windowStart + windowMs;
+  const allowed = state.used + cost <= limit;
+  if (allowed) state.used += cost;
   return {
-    decision: { allowed, limit, remaining: limit - used, resetAt, retryAfter: allowed ? 0 : retrySeconds(resetAt - now) },
-    state: { windowStart, used },
+    decision: { allowed, limit, remaining: limit - state.used, resetAt, retryAfter: allowed ? 0 : retrySeconds(resetAt - now) },
+    state,
     expiresAt: resetAt,
     changed: allowed,
   };
@@ -78,7 +83,8 @@ export function slidingWindowStep(
   now: number,
 ): RateLimitStep<SlidingWindowState> {
   const { limit, windowMs } = rule;
-  const log = state ? state.log.slice() : [];
+  if (!state) state = { log: [] };
+  const log = state.log;
   // An admitted request stops counting windowMs after it was admitted.
   let firstLive = 0;
   while (firstLive < log.length && log[firstLive]! + windowMs <= now) firstLive += 2;
@@ -109,7 +115,7 @@ export function slidingWindowStep(
   const resetAt = newest === undefined ? now : Math.max(now, newest + windowMs);
   return {
     decision: { allowed, limit, remaining: limit - used, resetAt, retryAfter },
-    state: { log },
+    state,
     expiresAt: resetAt,
     changed: allowed || firstLive > 0,
   };
@@ -123,21 +129,17 @@ export function tokenBucketStep(
 ): RateLimitStep<TokenBucketState> {
   const { limit, windowMs } = rule;
   const capacity = limit * windowMs;
-  let level = capacity;
-  let updatedAt = now;
-  if (state) {
-    level = state.level;
-    updatedAt = state.updatedAt;
-    if (now > updatedAt) {
-      // Each elapsed millisecond adds `limit` token-milliseconds: `limit` tokens per `windowMs`.
-      level = Math.min(capacity, level + (now - updatedAt) * limit);
-      updatedAt = now;
-    }
+  if (!state) state = { level: capacity, updatedAt: now };
+  else if (now > state.updatedAt) {
+    // Each elapsed millisecond adds `limit` token-milliseconds: `limit` tokens per `windowMs`.
+    state.level = Math.min(capacity, state.level + (now - state.updatedAt) * limit);
+    state.updatedAt = now;
   }
   const needed = cost * windowMs;
-  const allowed = level >= needed;
-  if (allowed) level -= needed;
-  const resetAt = Math.max(now, updatedAt) + Math.ceil((capacity - level) / limit);
+  const allowed = state.level >= needed;
+  if (allowed) state.level -= needed;
+  const { level } = state;
+  const resetAt = Math.max(now, state.updatedAt) + Math.ceil((capacity - level) / limit);
   return {
     decision: {
       allowed,
@@ -146,8 +148,9 @@ export function tokenBucketStep(
       resetAt,
       retryAfter: allowed ? 0 : retrySeconds(Math.ceil((needed - level) / limit)),
     },
-    state: { level, updatedAt },
+    state,
     expiresAt: resetAt,
+    // A refusal only brought the refill up to date, which any later step would compute the same.
     changed: allowed,
   };
 }
@@ -176,7 +179,8 @@ export const RATE_LIMIT_ALGORITHMS: readonly RateLimitAlgorithm[] = ["fixed-wind
  * too, so a bad value reaching one directly is an error and never a silent zero or NaN.
  */
 export function assertValidRule(rule: RateLimitRule, cost: number): void {
-  if (!RATE_LIMIT_ALGORITHMS.includes(rule.algorithm)) {
+  const { algorithm } = rule;
+  if (algorithm !== "fixed-window" && algorithm !== "sliding-window" && algorithm !== "token-bucket") {
     throw new TypeError(`rate limit: unknown algorithm ${JSON.stringify(rule.algorithm)}; use one of ${RATE_LIMIT_ALGORITHMS.join(", ")}`);
   }
   if (!Number.isSafeInteger(rule.limit) || rule.limit < 1) {

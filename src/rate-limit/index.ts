@@ -128,12 +128,28 @@ function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): Com
   return { name: limit.name, rule, cost, key };
 }
 
-/** Hex SHA-256 of the limit's key, so that store keys never hold a raw user id or any other input. */
-async function hashKey(value: string): Promise<string> {
+/** Hex SHA-256 (first 128 bits) of a limit's key, so that store keys never hold a raw user id. */
+async function sha256Hex(value: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
   let hex = "";
   for (const byte of new Uint8Array(digest, 0, 16)) hex += byte.toString(16).padStart(2, "0");
   return hex;
+}
+
+/**
+ * WebCrypto's digest is asynchronous and costs far more than a decision on the memory store, and
+ * the same users come back again and again: the hashes of recent keys are kept, a bounded number.
+ */
+function keyHasher(maxEntries = 10_000): (value: string) => Promise<string> {
+  const recent = new Map<string, string>();
+  return async (value) => {
+    const known = recent.get(value);
+    if (known !== undefined) return known;
+    const hashed = await sha256Hex(value);
+    if (recent.size >= maxEntries) recent.delete(recent.keys().next().value as string);
+    recent.set(value, hashed);
+    return hashed;
+  };
 }
 
 class StoreTimeoutError extends Error {
@@ -162,6 +178,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
   const store = options.store ?? memoryRateLimitStore();
   const now = options.now ?? Date.now;
   let fallback: RateLimitStore | undefined;
+  const hashKey = keyHasher();
 
   async function decide(limit: CompiledLimit<C>, key: string, cost: number): Promise<{ decision?: RateLimitDecision; degraded?: "open" | "memory" }> {
     try {
