@@ -69,14 +69,11 @@ describe("redis rate-limit store", () => {
     expect(sent.filter((c) => c === "evalsha" || c === "eval")).toEqual(["evalsha", "evalsha", "eval", "evalsha"]);
   });
 
-  it("keeps a decision's keys in one Cluster slot and no raw key outside its hash tag", async () => {
+  it("names a decision's keys under one hash tag (redis-cluster.test.ts runs them on a real cluster)", async () => {
     const store = redisStore({ client, prefix: `${prefix}-slots` });
     await store.consume("user:0123abcd", { algorithm: "sliding-window", limit: 3, windowMs: 60_000 }, 2);
     const keys = (await client.keys(`${prefix}-slots*`)).sort();
     expect(keys).toEqual([`${prefix}-slots:rl:{user:0123abcd}:sw`, `${prefix}-slots:rl:{user:0123abcd}:sw:seq`]);
-    const slots = await Promise.all(keys.map((key) => client.call("CLUSTER", "KEYSLOT", key).catch(() => null)));
-    // CLUSTER KEYSLOT needs cluster mode on some servers; where it answers, both slots agree.
-    if (slots.every((slot) => slot !== null)) expect(new Set(slots).size).toBe(1);
   });
 
   it("rejects a bad rule with a clear error before touching Redis", async () => {
