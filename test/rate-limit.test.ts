@@ -110,6 +110,12 @@ describe("createRateLimiter", () => {
     expect(() => createRateLimiter({ storeTimeoutMs: 0 })).toThrow(/storeTimeoutMs/);
   });
 
+  it("says what is missing when the context has no user for the default key", async () => {
+    const limiter = createRateLimiter({ onStoreError: "open" });
+    await expect(limiter.check({} as never)).rejects.toThrow(/"user": the context has no user id/);
+    await expect(limiter.check({ user: { id: "" } })).rejects.toThrow(TypeError);
+  });
+
   it("rejects a cost or key function's bad answer as a programming error, not a store failure", async () => {
     const limiter = createRateLimiter({ onStoreError: "open", limits: [{ name: "u", limit: 2, windowMs: 1000, cost: () => 5 }] });
     await expect(limiter.check(alice)).rejects.toThrow(TypeError);

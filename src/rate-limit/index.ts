@@ -97,7 +97,7 @@ export interface RateLimiter<C extends RateLimitContext = RateLimitContext> {
   readonly limits: ReadonlyArray<Readonly<NamedRateLimit<C>>>;
 }
 
-export const DEFAULT_RATE_LIMIT: NamedRateLimit = { name: "user", algorithm: "fixed-window", limit: 10, windowMs: 3_600_000 };
+export const DEFAULT_RATE_LIMIT: Readonly<NamedRateLimit> = Object.freeze({ name: "user", algorithm: "fixed-window", limit: 10, windowMs: 3_600_000 });
 
 const LIMIT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const POLICIES: readonly StoreFailurePolicy[] = ["closed", "open", "memory"];
@@ -124,8 +124,17 @@ function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): Com
     throw new TypeError(`rate limit "${limit.name}": ${(error as Error).message.replace(/^rate limit: /, "")}`);
   }
   const cost = typeof limit.cost === "function" ? limit.cost : () => fixedCost;
-  const key = limit.key ?? ((context: C) => context.user.id);
+  const key = limit.key ?? ((context: C) => userIdOf(context, limit.name));
   return { name: limit.name, rule, cost, key };
+}
+
+/** The default key: the signed-in user's id, or an error that says what is missing. */
+function userIdOf(context: RateLimitContext, limitName: string): string {
+  const id = (context as Partial<RateLimitContext> | undefined)?.user?.id;
+  if (typeof id !== "string" || id === "") {
+    throw new TypeError(`rate limit "${limitName}": the context has no user id; pass { user: { id } } or give the limit a key()`);
+  }
+  return id;
 }
 
 /** Hex SHA-256 (first 128 bits) of a limit's key, so that store keys never hold a raw user id. */
@@ -184,7 +193,11 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
     try {
       return { decision: await withTimeout(store.consume(key, limit.rule, cost), storeTimeoutMs) };
     } catch (error) {
-      options.onStoreFailure?.(error, limit.name);
+      try {
+        options.onStoreFailure?.(error, limit.name);
+      } catch {
+        // Reporting a failure must not change the answer the policy gives.
+      }
       if (policy === "open") return { degraded: "open" };
       if (policy === "memory") {
         fallback ??= memoryRateLimitStore();
