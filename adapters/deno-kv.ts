@@ -49,9 +49,13 @@ export interface DenoKvLike {
 }
 
 export interface DenoKvStoreOptions {
+  /** An open Deno.Kv. */
   kv: DenoKvLike;
+  /** The first part of every key. Default `tollgate`. */
   prefix?: string;
+  /** Clock, epoch ms, for tests. Default `Date.now`. */
   now?: () => number;
+  /** Tries per decision under contention before it fails. Default 16. */
   maxAttempts?: number;
 }
 

@@ -4,7 +4,7 @@
  *   import Redis from "ioredis";
  *   import { redisStore } from "tollgate/redis";
  *   const store = redisStore({ client: new Redis(process.env.REDIS_URL, { enableOfflineQueue: false }) });
- *   createTokenHandler({ ..., store, rateLimit: { store } });
+ *   createTokenHandler({ ..., store }); // the token cache and the rate limits, shared by every server
  *
  * Options:
  * - `client`: an ioredis `Redis` or `Cluster` you already run. `enableOfflineQueue: false` is
@@ -26,9 +26,13 @@ import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitSto
 import type { CacheStore } from "../src/store/types.ts";
 
 export interface RedisStoreOptions {
+  /** An ioredis Redis or Cluster client; `enableOfflineQueue: false` advised. */
   client?: Redis | Cluster;
+  /** Instead of `client`: a redis:// or rediss:// URL for a client the store makes and closes. */
   url?: string;
+  /** The start of every key. Default `tollgate`. */
   prefix?: string;
+  /** Clock for rate-limit decisions, epoch ms. Default: the Redis server's TIME. */
   now?: () => number;
 }
 

@@ -29,9 +29,13 @@ import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitSto
 import type { CacheStore } from "../src/store/types.ts";
 
 export interface UnstorageStoreOptions {
+  /** An unstorage Storage, any driver. */
   storage: Storage;
+  /** The start of every key. Default `tollgate`. */
   prefix?: string;
+  /** Clock, epoch ms, for tests. Default `Date.now` (the server's TIME for limits on Redis). */
   now?: () => number;
+  /** Told once that limits are best-effort on this driver. Default `console.warn`. */
   onWarning?: (message: string) => void;
 }
 
