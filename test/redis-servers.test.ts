@@ -124,6 +124,18 @@ describe("two servers sharing one Redis", () => {
   });
 });
 
+describe("two servers sharing one Redis, the token cache", () => {
+  it("hands the token one server minted to the same user asking the other", async () => {
+    const token = await userToken("user-cache");
+    const first = (await (await mint(a, token)).json()) as { sessionToken: string };
+    const second = (await (await mint(b, token)).json()) as { sessionToken: string };
+    expect(second.sessionToken).toBe(first.sessionToken);
+    const keys = await redis.keys(`${prefix}:cache:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.join(" ")).not.toContain(first.sessionToken);
+  });
+});
+
 describe("the server's store and rate-limit settings", () => {
   it("read TOLLGATE_STORE and TOLLGATE_RATE_LIMIT, with defaults", () => {
     expect(readConfig({})).toMatchObject({ store: { kind: "memory" }, rateLimit: { limit: 10, windowMs: 3_600_000 } });
