@@ -12,6 +12,8 @@
  *   counted after it returns, for requests that were long answered.
  * - `url`: instead of `client`, a `redis://` or `rediss://` URL; the store then makes its own client,
  *   tuned to fail fast while Redis is down and to reconnect by itself, and `close()` ends it.
+ * - `commandTimeoutMs`: with `url`, the longest any command may wait for Redis's answer, default
+ *   2 000, so that a Redis that accepts connections but does not answer cannot hold a request.
  * - `prefix`: the start of every key, default `tollgate`. Give each app (or each test run) its own.
  * - `now`: a clock in epoch ms for rate-limit decisions. Default: the Redis server's own clock (TIME),
  *   which is one clock for every app server, so skew between them cannot bend a window.
@@ -30,6 +32,8 @@ export interface RedisStoreOptions {
   client?: Redis | Cluster;
   /** Instead of `client`: a redis:// or rediss:// URL for a client the store makes and closes. */
   url?: string;
+  /** With `url`: the longest a command waits for an answer, in ms. Default 2 000. */
+  commandTimeoutMs?: number;
   /** The start of every key. Default `tollgate`. */
   prefix?: string;
   /** Clock for rate-limit decisions, epoch ms. Default: the Redis server's TIME. */
@@ -205,7 +209,7 @@ export function redisRateLimitStore(options: { client: Redis | Cluster | Promise
   };
 }
 
-async function clientFromUrl(url: string): Promise<Redis> {
+async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Redis> {
   const { Redis } = await import("ioredis").catch((cause: unknown) => {
     throw new Error("redisStore: a redis:// URL needs the ioredis package (npm install ioredis)", { cause });
   });
@@ -215,6 +219,7 @@ async function clientFromUrl(url: string): Promise<Redis> {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    commandTimeout: commandTimeoutMs,
     lazyConnect: true,
     // Keep trying to reconnect, never more than a second apart, so service resumes soon after Redis does.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
@@ -237,7 +242,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   if (typeof prefix !== "string" || prefix === "" || /[{}\s]/.test(prefix)) {
     throw new TypeError("redisStore: prefix must be a non-empty string without spaces or braces");
   }
-  const ownClient = options.url ? clientFromUrl(options.url) : undefined;
+  const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
+  if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new TypeError("redisStore: commandTimeoutMs must be a positive number");
+  const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs) : undefined;
   // Avoid an unhandled rejection before the first command awaits it; the command then reports it.
   ownClient?.catch(() => {});
   const client = ownClient ?? Promise.resolve(options.client!);

@@ -170,4 +170,18 @@ describe("Redis stopped during traffic", () => {
     admin.disconnect();
     await store.close();
   });
+
+  it("bounds every command of a store it made from a URL, cache reads included", async () => {
+    const store = redisStore({ url: `redis://127.0.0.1:${port}`, prefix: "outage-cache", commandTimeoutMs: 200 });
+    await store.set("k", 1, 60_000);
+    const admin = new Redis({ port, host: "127.0.0.1" });
+    await admin.call("CLIENT", "PAUSE", "1500", "ALL");
+    const started = performance.now();
+    await expect(store.get("k")).rejects.toThrow(/timed out/i);
+    expect(performance.now() - started).toBeLessThan(HANG_BOUND_MS);
+    await admin.call("CLIENT", "UNPAUSE");
+    admin.disconnect();
+    expect(await store.get("k")).toBe(1);
+    await store.close();
+  });
 });
