@@ -49,8 +49,8 @@ export interface TokenHandlerOptions<U extends User = User> {
   /**
    * Rate limits, checked after the persona is resolved and before the issuer. Options for
    * createRateLimiter, a limiter to share between handlers, or `false` for none. Default: 10 an
-   * hour per user, fixed window, counted on `store` when it can hold rate limits (the Redis and
-   * Deno KV stores can), otherwise in this process's memory.
+   * hour per user, fixed window, counted on `store` when it can hold rate limits (the Redis, Deno
+   * KV and unstorage stores can), otherwise in this process's memory.
    */
   rateLimit?: RateLimiterOptions<HandlerRateLimitContext<U>> | RateLimiter<HandlerRateLimitContext<U>> | false;
   /** An issuer to share with other handlers; by default the handler makes its own. */
