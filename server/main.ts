@@ -35,7 +35,7 @@ async function main() {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    void server.close(true).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
+    void Promise.all([server.close(true), app.close()]).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

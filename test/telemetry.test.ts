@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { anam, createTokenHandler, telemetryListener, withServerSpan } from "../src/index.ts";
+import { anam, createTokenHandler, telemetryListener, withServerSpan, type TokenHandlerOptions } from "../src/index.ts";
 import { eventAttributes } from "../src/telemetry/index.ts";
 import { PERSONAS, asUser, authenticate, authorize } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 /** The handler behind a server span, as an app with HTTP instrumentation would serve it. */
-async function tracedServer(options: { recordUserIds?: boolean } = {}) {
+async function tracedServer(options: Pick<TokenHandlerOptions, "recordUserIds" | "rateLimit"> = {}) {
   const telemetry = inMemoryTelemetry();
   const handler = createTokenHandler({
     provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } }),
@@ -36,6 +36,7 @@ async function tracedServer(options: { recordUserIds?: boolean } = {}) {
     tracerProvider: telemetry.tracerProvider,
     meterProvider: telemetry.meterProvider,
     recordUserIds: options.recordUserIds,
+    rateLimit: options.rateLimit,
   });
   const served = withServerSpan(handler, { routes: [TOKEN_PATH, USAGE_PATH], tracerProvider: telemetry.tracerProvider });
   const { url } = await listen("handler", served);
@@ -270,23 +271,37 @@ describe("denials", () => {
     expect(counterValue(metrics.get("tollgate.token.denials"), { "error.type": "unauthenticated" })).toBe(0);
   });
 
-  it("429 (rate_limited) is a span event and a rejected rate-limit decision", async () => {
-    // The pipeline on this branch has no rate limiter yet, so the event goes through the listener
-    // the handler uses, inside an active span, as the handler will emit it.
+  it("429 (rate_limited) is a span event, an unset span status and a rejected rate-limit decision", async () => {
+    const { telemetry, tokenUrl } = await tracedServer({ rateLimit: { limits: [{ name: "per-user", limit: 1, windowMs: 60_000 }] } });
+    await tokenFor(tokenUrl);
+    const response = await fetch(tokenUrl, asUser("alice"));
+    expect(response.status).toBe(429);
+
+    const limited = byName(telemetry, "tollgate.issue").find((span) => span.attributes["error.type"] === "rate_limited")!;
+    expect(spanEvents(limited)).toEqual(["tollgate.requested", "tollgate.rate_limited"]);
+    expect(limited.events[1]!.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.rate_limit.name": "per-user", "tollgate.persona_type": "support" });
+    expect(limited.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.persona_type": "support" });
+    expect(limited.status.code).toBe(SpanStatusCode.UNSET);
+    expect(byName(telemetry, `POST ${TOKEN_PATH}`).every((span) => span.status.code === SpanStatusCode.UNSET)).toBe(true);
+
+    const metrics = await telemetry.metrics();
+    expect(counterValue(metrics.get("tollgate.rate_limit.decisions"), { "tollgate.rate_limit.outcome": "rejected", "tollgate.rate_limit.name": "per-user" })).toBe(1);
+    expect(metrics.get("tollgate.rate_limit.decisions")?.descriptor.unit).toBe("{decision}");
+    expect(counterValue(metrics.get("tollgate.token.failures"))).toBe(0);
+    expect(counterValue(metrics.get("tollgate.tokens.issued"))).toBe(1);
+  });
+
+  it("rate_limited through the listener alone records the same span event and decision", async () => {
+    // For apps that run tollgate's limiter, or their own, outside the handler and emit the event.
     const telemetry = inMemoryTelemetry();
     const listener = telemetryListener({ meterProvider: telemetry.meterProvider });
-    const tracer = telemetry.tracerProvider.getTracer("test");
-    tracer.startActiveSpan("tollgate.issue", (span) => {
+    telemetry.tracerProvider.getTracer("test").startActiveSpan("tollgate.issue", (span) => {
       listener({ name: "rate_limited", time: Date.now(), provider: "anam", personaType: "support", user: "0123456789ab", status: 429, limit: "user" });
       span.end();
     });
-
-    const issue = only(telemetry, "tollgate.issue");
-    expect(spanEvents(issue)).toEqual(["tollgate.rate_limited"]);
-    expect(issue.events[0]!.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.rate_limit.name": "user", "tollgate.persona_type": "support" });
+    expect(spanEvents(only(telemetry, "tollgate.issue"))).toEqual(["tollgate.rate_limited"]);
     const metrics = await telemetry.metrics();
     expect(counterValue(metrics.get("tollgate.rate_limit.decisions"), { "tollgate.rate_limit.outcome": "rejected", "tollgate.rate_limit.name": "user" })).toBe(1);
-    expect(metrics.get("tollgate.rate_limit.decisions")?.descriptor.unit).toBe("{decision}");
   });
 });
 
