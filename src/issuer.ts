@@ -116,7 +116,9 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     if (!flight) {
       flight = new Flight((signal) => mintAndRemember(config, owner, reuseKey, context, signal));
       flights.set(reuseKey, flight);
-      flight.settled.finally(() => flights.delete(reuseKey));
+      // then(forget, forget) rather than finally: finally would pass a rejection on to no one.
+      const forget = () => void flights.delete(reuseKey);
+      flight.settled.then(forget, forget);
     }
     return flight.join(request.signal);
   }
