@@ -34,7 +34,10 @@ async function readText(request: Request, maxBytes: number): Promise<string> {
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
+      // Stop reading and leave the rest to the server, which discards it once we have answered.
+      // Not cancel(): on Node, cancelling a body that Readable.toWeb is still feeding can throw an
+      // uncaught ERR_INVALID_STATE and take the process down (nodejs/node#64529).
+      reader.releaseLock();
       throw tooLarge(maxBytes);
     }
     chunks.push(value);
