@@ -19,7 +19,8 @@ export type NodeRequest = IncomingMessage & { body?: unknown; rawBody?: unknown 
 export type NodeHandler = (request: NodeRequest, response: ServerResponse, next?: (error?: unknown) => void) => Promise<void>;
 
 export function toNodeHandler(handler: (request: Request) => Response | Promise<Response>): NodeHandler {
-  const nodeHandler = srvxNodeHandler(handler);
+  // srvx types its result as HTTP/1 or HTTP/2; it is made from a plain handler, so HTTP/1 it is.
+  const nodeHandler = srvxNodeHandler(handler) as (request: IncomingMessage, response: ServerResponse) => Promise<void>;
   return async (request, response, next) => {
     keepParsedBody(request);
     try {
