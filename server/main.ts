@@ -12,16 +12,18 @@ async function main() {
   await server.ready();
   const origin = `http://localhost:${new URL(server.url!).port}`;
 
-  console.log(`tollgate: listening on ${origin} (persona types: ${app.personaTypes.join(", ")})`);
+  // One write, so that whoever reads the first line also has the rest.
+  const banner = [`tollgate: listening on ${origin} (persona types: ${app.personaTypes.join(", ")})`];
   if (app.upstream === "emulator") {
-    console.log("tollgate: ANAM_API_KEY is not set, so tokens come from the built-in Anam emulator; they do not work with the real Anam API.");
-    console.log("tollgate: a demo user token, valid for 24 hours. Try:");
-    console.log(
+    banner.push(
+      "tollgate: ANAM_API_KEY is not set, so tokens come from the built-in Anam emulator; they do not work with the real Anam API.",
+      "tollgate: a demo user token, valid for 24 hours. Try:",
       `  curl -s -X POST ${origin}${TOKEN_PATH} -H "Authorization: Bearer ${app.demoUserToken}" -H "Content-Type: application/json" -d '{"personaType":"${app.personaTypes[0]}"}'`,
     );
   } else {
-    console.log(`tollgate: minting tokens from ${config.anamBaseUrl}`);
+    banner.push(`tollgate: minting tokens from ${config.anamBaseUrl}`);
   }
+  console.log(banner.join("\n"));
 
   const stop = () => void server.close(true).finally(() => process.exit(0));
   process.on("SIGINT", stop);

@@ -4,7 +4,7 @@ import { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions } from "./
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { userTag } from "./canonical.ts";
-import { TokenRequestBody, UsageReportBody, ValidationError, parseWith } from "./schema.ts";
+import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
 
 /**
  * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
@@ -87,7 +87,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     context.user = await userTag(user.id);
     if (options.authorize && !(await options.authorize(user, request))) throw new TollgateError("forbidden");
 
-    const body = parseWith(TokenRequestBody, await readJsonBody(request, maxBodyBytes));
+    const body = parseBody(TokenRequestBody, await readJsonBody(request, maxBodyBytes));
     let config: unknown;
     if (body.personaConfig !== undefined) {
       if (!options.allowClientConfig) {
@@ -118,7 +118,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   async function usageRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
     const user = await signedInUser(request);
     context.user = await userTag(user.id);
-    const body = parseWith(UsageReportBody, await readJsonBody(request, maxBodyBytes));
+    const body = parseBody(UsageReportBody, await readJsonBody(request, maxBodyBytes));
     await issuer.reportUsage({ token: body.sessionToken, userId: user.id, event: body.event, durationMs: body.durationMs });
     return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
   }
@@ -144,6 +144,8 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
       return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));
     } catch (error) {
+      // The client went away: nobody will read an answer, and it is not the server's failure.
+      if (request.signal.aborted) return new Response(null, { status: 499 });
       return answerError(error, context);
     }
   };

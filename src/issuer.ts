@@ -116,8 +116,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     if (!flight) {
       flight = new Flight((signal) => mintAndRemember(config, owner, reuseKey, context, signal));
       flights.set(reuseKey, flight);
-      // then(forget, forget) rather than finally: finally would pass a rejection on to no one.
-      const forget = () => void flights.delete(reuseKey);
+      const forget = () => flights.delete(reuseKey);
       flight.settled.then(forget, forget);
     }
     return flight.join(request.signal);

@@ -116,8 +116,10 @@ export const UsageReportBody = v.strictObject({
 });
 export type UsageReportBody = v.InferOutput<typeof UsageReportBody>;
 
-/** Parses `input` with `schema`, or throws a ValidationError listing the problems by path. */
-export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+/** Parses a request body with `schema`, or throws a ValidationError listing the problems by path. */
+export function parseBody<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  // Object schemas take arrays for objects; a body is a JSON object or nothing.
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new ValidationError("Body must be a JSON object");
   const result = v.safeParse(schema, input);
   if (!result.success) throw new ValidationError(describe(result.issues));
   return result.output;

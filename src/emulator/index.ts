@@ -46,6 +46,8 @@ export interface AnamEmulator {
   fetch(request: Request): Promise<Response>;
   /** Queues faults; each one answers one mint request, in order, before tokens flow again. */
   inject(...faults: Fault[]): void;
+  /** Drops the faults still queued. */
+  clearFaults(): void;
   readonly stats: Readonly<AnamEmulatorStats>;
 }
 
@@ -135,6 +137,7 @@ export function createAnamEmulator(options: AnamEmulatorOptions): AnamEmulator {
   return {
     fetch: (request) => handle(request).catch(() => error(500, "Internal error")),
     inject: (...more) => void faults.push(...more),
+    clearFaults: () => void faults.splice(0),
     stats,
   };
 }

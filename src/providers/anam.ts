@@ -26,9 +26,6 @@ export interface AnamOptions {
 /** A token lives one hour unless its `exp` claim says otherwise. */
 const DEFAULT_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
 
-/** Anam's statuses that a second attempt cannot fix: bad config, bad key, no permission, no persona. */
-const PERMANENT_STATUSES = new Set([400, 401, 403, 404]);
-
 export interface AnamProvider extends Provider<PersonaConfig> {
   readonly retry: ResolvedRetryOptions;
 }
@@ -64,8 +61,10 @@ export function anam(options: AnamOptions): AnamProvider {
 
   function classify(error: unknown): FailureClass {
     if (error instanceof UpstreamError) {
+      // 400, 401, 403 and 404 (bad config, bad key, no permission, no persona) are never retried:
+      // a second attempt would get the same answer.
       return {
-        retryable: !PERMANENT_STATUSES.has(error.status) && (error.status === 408 || error.status === 429 || error.status >= 500),
+        retryable: error.status === 408 || error.status === 429 || error.status >= 500,
         retryAfterMs: error.retryAfterMs,
         errorType: String(error.status),
       };

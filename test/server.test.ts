@@ -1,0 +1,150 @@
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PERSONAS } from "./support/personas.ts";
+import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
+import { recordLogLine } from "./support/traffic.ts";
+
+// The standalone server as a user runs it: `npm start`'s entry in a child process, configured by
+// its environment, answering over real HTTP.
+
+const running = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const child of running) child.kill("SIGTERM");
+  await closeAll();
+});
+
+interface Started {
+  origin: string;
+  output: string[];
+  child: ChildProcess;
+}
+
+/** Starts the server and waits for its "listening" line. */
+async function startServer(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+    env: { PATH: process.env.PATH, PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  const output: string[] = [];
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n").filter(Boolean)) {
+      output.push(line);
+      recordLogLine("standalone-server", line);
+    }
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
+  const origin = await new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const listening = output.map((line) => /listening on (http:\/\/\S+)/.exec(line)?.[1]).find(Boolean);
+      if (listening) resolve(listening);
+    };
+    child.stdout!.on("data", check);
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${output.join("\n")}`)));
+  });
+  return { origin, output, child };
+}
+
+async function exitOf(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], { env: { PATH: process.env.PATH, PORT: "0", ...env } });
+  let output = "";
+  child.stderr.on("data", (chunk) => (output += chunk));
+  child.stdout.on("data", (chunk) => (output += chunk));
+  const [code] = await once(child, "exit");
+  return { code, output };
+}
+
+describe("with no API key", () => {
+  let server: Started;
+  beforeAll(async () => {
+    server = await startServer({});
+  });
+
+  it("says it runs on the emulator, and the curl it prints returns a token", async () => {
+    expect(server.output.join("\n")).toMatch(/ANAM_API_KEY is not set.*emulator/);
+    const curl = server.output.find((line) => line.trim().startsWith("curl "))!.trim();
+    const { stdout } = await promisify(execFile)("bash", ["-c", curl]);
+    const body = JSON.parse(stdout) as { sessionToken: string; expiresAt: string };
+    expect(body.sessionToken.split(".")).toHaveLength(3);
+    expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+  });
+
+  it("answers the health check, 401 without a user, and 404 elsewhere", async () => {
+    expect(await (await fetch(`${server.origin}/healthz`)).json()).toEqual({ status: "ok" });
+    expect((await fetch(`${server.origin}/api/session-token`, { method: "POST" })).status).toBe(401);
+    const missing = await fetch(`${server.origin}/nowhere`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("Content-Type")).toBe("application/problem+json");
+  });
+});
+
+describe("with a real-looking upstream", () => {
+  const secret = "a-test-secret-that-is-at-least-32-bytes-long";
+  let upstream: Upstream;
+  let server: Started;
+  let personasFile: string;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    personasFile = join(mkdtempSync(join(tmpdir(), "tollgate-personas-")), "personas.json");
+    writeFileSync(personasFile, JSON.stringify({ concierge: PERSONAS.support }));
+    server = await startServer({ ANAM_API_KEY: TEST_API_KEY, ANAM_BASE_URL: upstream.url, TOLLGATE_JWT_SECRET: secret, TOLLGATE_PERSONAS: personasFile });
+  });
+
+  async function userToken(canAccessPersonas: boolean) {
+    const { SignJWT } = await import("jose");
+    return new SignJWT({ canAccessPersonas }).setProtectedHeader({ alg: "HS256" }).setSubject("user-42").setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+  }
+
+  function ask(token: string, body: unknown) {
+    return fetch(`${server.origin}/api/session-token`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  it("mints from ANAM_BASE_URL with the configured personas and user JWTs", async () => {
+    const response = await ask(await userToken(true), { personaType: "concierge" });
+    expect(response.status).toBe(200);
+    expect(upstream.emulator.stats.tokensIssued).toBe(1);
+    expect(server.output.join("\n")).not.toMatch(/demo user token/);
+  });
+
+  it("answers 403 when the claim canAccessPersonas is not true, and 400 for a persona not in the file", async () => {
+    expect((await ask(await userToken(false), { personaType: "concierge" })).status).toBe(403);
+    expect((await ask(await userToken(true), { personaType: "support" })).status).toBe(400);
+  });
+
+  it("accepts a session report for the user's own token", async () => {
+    const token = await userToken(true);
+    const { sessionToken } = (await (await ask(token, { personaType: "concierge" })).json()) as { sessionToken: string };
+    const report = await fetch(`${server.origin}/api/session-token/usage`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ sessionToken, event: "started" }),
+    });
+    expect(report.status).toBe(204);
+  });
+});
+
+describe("a bad configuration", () => {
+  it.each([
+    ["a key without a JWT secret", { ANAM_API_KEY: TEST_API_KEY }, /TOLLGATE_JWT_SECRET is required/],
+    ["a short JWT secret", { TOLLGATE_JWT_SECRET: "short" }, /at least 32 bytes/],
+    ["a port that is not a number", { PORT: "eighty" }, /PORT must be a port number/],
+    ["a base URL that is not http(s)", { ANAM_BASE_URL: "ftp://example" }, /ANAM_BASE_URL/],
+    ["a personas file that is missing", { TOLLGATE_PERSONAS: "/nonexistent/personas.json" }, /cannot read/],
+  ])("stops the server with a message naming it: %s", async (_, env, message) => {
+    const { code, output } = await exitOf(env as Record<string, string>);
+    expect(code).toBe(1);
+    expect(output).toMatch(message);
+    expect(output).not.toContain(TEST_API_KEY);
+  });
+});
