@@ -8,7 +8,10 @@ import { parseArgs } from "node:util";
  * on each runtime, in one run, with autocannon on loopback. Not a test: it asserts nothing about
  * time, it measures and prints a Markdown table.
  *
- *   npx tsx bench/http.ts                      # 10 s per case, Node, Bun and Deno
+ * Each case gets `duration` seconds in all, split into rounds that alternate which case goes
+ * first, so that a machine getting busier or quieter during the run weighs on both alike.
+ *
+ *   npx tsx bench/http.ts                      # 10 s per case in 2 rounds, Node, Bun and Deno
  *   npx tsx bench/http.ts --duration 5 --runtimes node,bun
  */
 
@@ -17,12 +20,14 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "32" },
+    rounds: { type: "string", default: "2" },
     runtimes: { type: "string", default: "node,bun,deno" },
   },
 });
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
 const connections = Number(values.connections);
+const rounds = Number(values.rounds);
 
 const root = join(import.meta.dirname, "..");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
@@ -76,19 +81,31 @@ async function load(port: number, userToken: string, seconds: number): Promise<M
   return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total };
 }
 
+/** Rounds together: requests per second over all of them, and the mean of their percentiles. */
+function combine(measures: Measure[]): Measure {
+  const mean = (pick: (m: Measure) => number) => measures.reduce((sum, m) => sum + pick(m), 0) / measures.length;
+  return { requestsPerSecond: mean((m) => m.requestsPerSecond), p50: mean((m) => m.p50), p99: mean((m) => m.p99), requests: measures.reduce((sum, m) => sum + m.requests, 0) };
+}
+
 const rows: string[] = [];
 for (const runtime of values.runtimes.split(",")) {
   const { child, ports } = await startServer(runtime);
   try {
     await load(ports.bare, ports.userToken, warmup);
     await load(ports.tollgate, ports.userToken, warmup);
-    const bare = await load(ports.bare, ports.userToken, duration);
-    const tollgate = await load(ports.tollgate, ports.userToken, duration);
+    const measured: Record<"bare" | "tollgate", Measure[]> = { bare: [], tollgate: [] };
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? (["bare", "tollgate"] as const) : (["tollgate", "bare"] as const);
+      for (const name of order) measured[name].push(await load(ports[name], ports.userToken, duration / rounds));
+    }
+    const bare = combine(measured.bare);
+    const tollgate = combine(measured.tollgate);
     // One upstream mint in all (the one that filled the cache) proves every measured request was a hit.
     const stats = (await (await fetch(`http://127.0.0.1:${ports.control}/`)).json()) as { tokensIssued: number };
     if (stats.tokensIssued !== 1) throw new Error(`${runtime}: ${stats.tokensIssued} upstream mints; expected only cache hits`);
     const ratio = tollgate.requestsPerSecond / bare.requestsPerSecond;
-    const cell = (m: Measure) => `${Math.round(m.requestsPerSecond).toLocaleString("en-US")} | ${m.p50} | ${m.p99}`;
+    const ms = (value: number) => value.toFixed(1);
+    const cell = (m: Measure) => `${Math.round(m.requestsPerSecond).toLocaleString("en-US")} | ${ms(m.p50)} | ${ms(m.p99)}`;
     rows.push(`| ${runtime} | ${cell(bare)} | ${cell(tollgate)} | ${(ratio * 100).toFixed(0)}% |`);
     console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${(ratio * 100).toFixed(0)}%)`);
   } finally {
@@ -96,7 +113,7 @@ for (const runtime of values.runtimes.split(",")) {
   }
 }
 
-console.log(`\n${connections} connections, ${duration} s per case after ${warmup} s of warm-up; latency in ms.\n`);
+console.log(`\n${connections} connections, ${duration} s per case in ${rounds} alternating rounds after ${warmup} s of warm-up; latency in ms (mean of the rounds' percentiles).\n`);
 console.log("| runtime | bare req/s | bare p50 | bare p99 | token route (cache hit) req/s | p50 | p99 | ratio |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);
