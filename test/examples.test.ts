@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -29,6 +30,8 @@ const targets: [file: string, runtime: Runtime][] = [
 ];
 
 const DEMO_USER_TOKEN = "demo-user-token";
+/** Rate limiting is being added on another branch; the 429 check runs once it is in this tree. */
+const rateLimiting = existsSync(join(import.meta.dirname, "..", "src", "rate-limit", "index.ts"));
 const running = new Set<ChildProcess>();
 
 afterAll(async () => {
@@ -101,11 +104,21 @@ describe.concurrent("examples answer on their runtime", () => {
         const anonymous = await mint(origin, undefined);
         expect(anonymous.status).toBe(401);
         expect(anonymous.headers.get("www-authenticate")).toMatch(/^Bearer /);
+
+        if (rateLimiting) {
+          // The default limit is 10 tokens an hour per user, and one is spent: the 11th is refused.
+          const statuses: number[] = [];
+          for (let i = 0; i < 10; i++) statuses.push((await mint(origin, userToken)).status);
+          expect(statuses).toEqual([...Array(9).fill(200), 429]);
+          const refused = await mint(origin, userToken);
+          expect(refused.status).toBe(429);
+          expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+        }
       } finally {
         await stop(child);
       }
     });
   }
 
-  it.todo("answers 429 past the per-user rate limit (pending: rate limiting is not in createTokenHandler yet)");
+  if (!rateLimiting) it.todo("429 past the per-user rate limit (pending: rate limiting is not in this tree yet)");
 });
