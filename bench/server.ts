@@ -23,6 +23,8 @@ const tokens = createTokenHandler({
   // A map lookup: the app's own sign-in is not what this measures.
   authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
   personas: { support: persona },
+  // The rate-limit step runs as in any deployment, with a limit the benchmark never reaches.
+  rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
 });
 
 // The bare handler answers what a cache hit answers, with the same headers, and does nothing else.

@@ -1,5 +1,6 @@
 import { TollgateError, anam, consoleLogger, createTokenHandler, problemResponse, type Logger } from "../src/index.ts";
 import { createAnamEmulator } from "../src/emulator/index.ts";
+import { redisStore } from "../adapters/redis.ts";
 import { jwtAuthenticator, signUserToken } from "./auth.ts";
 import type { ServerConfig } from "./config.ts";
 import { loadPersonas } from "./personas.ts";
@@ -16,6 +17,8 @@ export interface ServerApp {
   /** In emulator mode, a ready user token for the first `curl`. */
   demoUserToken: string | undefined;
   personaTypes: string[];
+  /** Lets go of the store's connection, if it has one. */
+  close(): Promise<void>;
 }
 
 export const TOKEN_PATH = "/api/session-token";
@@ -35,12 +38,17 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     provider = anam({ apiKey, baseUrl: "http://anam-emulator.invalid", fetch: (input, init) => emulator.fetch(new Request(input, init)) });
   }
 
+  // With a shared store, the token cache and the rate limits both live there, so every copy of the
+  // server reuses the same tokens and counts against the same limits.
+  const store = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
   const tokenHandler = createTokenHandler({
     provider,
     authenticate: jwtAuthenticator(secret),
     authorize: (user) => user.canAccessPersonas,
     personas,
     logger,
+    store,
+    rateLimit: { limits: [{ name: "user", limit: config.rateLimit.limit, windowMs: config.rateLimit.windowMs }] },
   });
 
   async function route(request: Request): Promise<Response> {
@@ -58,5 +66,8 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     upstream: config.anamApiKey ? "anam" : "emulator",
     demoUserToken: config.anamApiKey ? undefined : await signUserToken(secret, "demo-user"),
     personaTypes: Object.keys(personas),
+    close: async () => {
+      await store?.close();
+    },
   };
 }

@@ -1,3 +1,5 @@
+import { parseRateLimit } from "../src/rate-limit/parse.ts";
+
 /**
  * The standalone server's configuration, read from the environment. Every variable has a default
  * except the secrets, and a bad value stops the server at start-up with a message naming it.
@@ -12,6 +14,14 @@ export interface ServerConfig {
   jwtSecret: string | undefined;
   /** A JSON file mapping each personaType to a persona config; unset means the embedded demo personas. */
   personasFile: string | undefined;
+  /** TOLLGATE_RATE_LIMIT: tokens per user per window, like `10/1h` (the default). */
+  rateLimit: { limit: number; windowMs: number };
+  /**
+   * TOLLGATE_STORE: `memory` (the default, one process) or a `redis://` / `rediss://` URL that every
+   * copy of the server shares for its token cache and rate limits. TOLLGATE_STORE_PREFIX starts
+   * each key (default `tollgate`), so several deployments can share one Redis.
+   */
+  store: { kind: "memory" } | { kind: "redis"; url: string; prefix: string };
 }
 
 export class ConfigError extends Error {
@@ -36,7 +46,25 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     port: readPort(env.PORT ?? "8787"),
     jwtSecret,
     personasFile: nonEmpty(env.TOLLGATE_PERSONAS),
+    rateLimit: readRateLimit(env.TOLLGATE_RATE_LIMIT ?? "10/1h"),
+    store: readStore(nonEmpty(env.TOLLGATE_STORE) ?? "memory", nonEmpty(env.TOLLGATE_STORE_PREFIX) ?? "tollgate"),
   };
+}
+
+function readRateLimit(value: string): ServerConfig["rateLimit"] {
+  try {
+    return parseRateLimit(value);
+  } catch {
+    throw new ConfigError(`TOLLGATE_RATE_LIMIT must be <limit>/<window>, like 10/1h or 100/30m, not "${value}"`);
+  }
+}
+
+function readStore(value: string, prefix: string): ServerConfig["store"] {
+  if (value === "memory") return { kind: "memory" };
+  // The URL may hold a password, so it is never repeated in a message.
+  if (!/^rediss?:\/\/[^\s]+$/.test(value)) throw new ConfigError("TOLLGATE_STORE must be memory or a redis:// URL");
+  if (!/^[\w.:-]{1,64}$/.test(prefix)) throw new ConfigError("TOLLGATE_STORE_PREFIX must be 1-64 letters, digits, '_', '-', '.' or ':'");
+  return { kind: "redis", url: value, prefix };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

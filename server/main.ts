@@ -25,7 +25,7 @@ async function main() {
   }
   console.log(banner.join("\n"));
 
-  const stop = () => void server.close(true).finally(() => process.exit(0));
+  const stop = () => void Promise.all([server.close(true), app.close()]).finally(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }

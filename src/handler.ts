@@ -5,14 +5,16 @@ import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts"
 import { consoleLogger, type Logger } from "./log.ts";
 import { userTag } from "./canonical.ts";
 import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
+import { createRateLimiter, type RateLimitContext, type RateLimiter, type RateLimiterOptions } from "./rate-limit/index.ts";
+import type { RateLimitStore } from "./rate-limit/types.ts";
 
 /**
  * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
  * the pipeline below, top to bottom:
  *
  *   method (405) -> authenticate (401) -> authorize (403) -> body: JSON (415), size (413),
- *   schema (400) -> persona (400) -> issuer: cache, single-flight, upstream with retries
- *   -> 200 { sessionToken, expiresAt }, or a problem+json error.
+ *   schema (400) -> persona (400) -> rate limits (429) -> issuer: cache, single-flight, upstream
+ *   with retries -> 200 { sessionToken, expiresAt }, or a problem+json error.
  */
 
 /** Whoever `authenticate` recognised. Only `id` is read by tollgate. */
@@ -44,6 +46,13 @@ export interface TokenHandlerOptions<U extends User = User> {
   store?: TokenIssuerOptions<unknown>["store"];
   /** Token reuse; see TokenIssuerOptions. Default: reuse until used or 10 minutes before expiry. */
   reuse?: TokenIssuerOptions<unknown>["reuse"];
+  /**
+   * Rate limits, checked after the persona is resolved and before the issuer. Options for
+   * createRateLimiter, a limiter to share between handlers, or `false` for none. Default: 10 an
+   * hour per user, fixed window, counted on `store` when it can hold rate limits (the Redis, Deno
+   * KV and unstorage stores can), otherwise in this process's memory.
+   */
+  rateLimit?: RateLimiterOptions<HandlerRateLimitContext<U>> | RateLimiter<HandlerRateLimitContext<U>> | false;
   /** An issuer to share with other handlers; by default the handler makes its own. */
   issuer?: TokenIssuer;
   /** Called with every lifecycle event. */
@@ -52,6 +61,13 @@ export interface TokenHandlerOptions<U extends User = User> {
   logger?: Logger;
   /** The realm named in `WWW-Authenticate`. Default "tollgate". */
   realm?: string;
+}
+
+/** What a limit's `key` and `cost` functions are given. */
+export interface HandlerRateLimitContext<U extends User = User> extends RateLimitContext {
+  user: U;
+  request: Request;
+  personaType: string;
 }
 
 export type TokenHandler = ((request: Request) => Promise<Response>) & { readonly issuer: TokenIssuer };
@@ -68,6 +84,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const issuer = options.issuer ?? createTokenIssuer({ provider, store: options.store, reuse: options.reuse, onEvent: emit });
   const resolvePersona = personaResolver(options.personas, provider.parseConfig);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
+  const limiter = rateLimiterFor(options, logger);
 
   function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
     emit({ name, time: Date.now(), provider: provider.name, ...fields });
@@ -101,6 +118,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       config = await resolvePersona(body.personaType, user);
     }
 
+    const rateLimitHeaders = await checkRateLimits(user, request, context);
     const issued = await issuer.issue({
       config,
       userId: user.id,
@@ -112,7 +130,21 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       },
     });
     event("issued", { ...context, cacheHit: issued.cacheHit });
-    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() });
+    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, { headers: rateLimitHeaders });
+  }
+
+  /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries too. */
+  async function checkRateLimits(user: U, request: Request, context: Partial<LifecycleEvent>): Promise<Headers | undefined> {
+    if (!limiter) return undefined;
+    const check = await limiter.check({ user, request, personaType: context.personaType! });
+    if (check.allowed) return check.headers;
+    const refusal = check.decisions.find((decision) => !decision.allowed)!;
+    event("rate_limited", { ...context, status: 429, limit: refusal.name });
+    throw new TollgateError("rate_limited", {
+      detail: `Rate limit "${refusal.name}" reached; retry in ${refusal.retryAfter} s`,
+      retryAfter: refusal.retryAfter,
+      headers: check.headers,
+    });
   }
 
   function parseClientConfig(input: unknown): unknown {
@@ -159,6 +191,26 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     }
   };
   return Object.assign(handler, { issuer });
+}
+
+function isRateLimitStore(store: unknown): store is RateLimitStore {
+  return typeof (store as Partial<RateLimitStore> | undefined)?.consume === "function";
+}
+
+function rateLimiterFor<U extends User>(options: TokenHandlerOptions<U>, logger: Logger): RateLimiter<HandlerRateLimitContext<U>> | undefined {
+  const given = options.rateLimit ?? {};
+  if (given === false) return undefined;
+  if (typeof (given as RateLimiter<HandlerRateLimitContext<U>>).check === "function") return given as RateLimiter<HandlerRateLimitContext<U>>;
+  const limiterOptions = given as RateLimiterOptions<HandlerRateLimitContext<U>>;
+  return createRateLimiter({
+    ...limiterOptions,
+    store: limiterOptions.store ?? (isRateLimitStore(options.store) ? options.store : undefined),
+    onStoreFailure: (error, limit) => {
+      limiterOptions.onStoreFailure?.(error, limit);
+      // The policy decides the answer; the operator still needs to know the store is failing.
+      logger.warn("rate-limit store failed", { limit, cause: options.provider.redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
+    },
+  });
 }
 
 function toTollgateError(error: unknown): TollgateError {

@@ -15,3 +15,24 @@ export { LIFECYCLE_EVENTS, type LifecycleEvent, type LifecycleEventName, type Ev
 export { memoryCache, type MemoryCacheOptions } from "./store/memory-cache.ts";
 export type { CacheStore } from "./store/types.ts";
 export { consoleLogger, type Logger } from "./log.ts";
+export {
+  createRateLimiter,
+  memoryRateLimitStore,
+  parseRateLimit,
+  rateLimitHeaders,
+  StoreUnavailableError,
+  DEFAULT_RATE_LIMIT,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitCheck,
+  type RateLimitContext,
+  type NamedRateLimit,
+  type LimitDecision,
+  type StoreFailurePolicy,
+  type MemoryRateLimitStoreOptions,
+  type RateLimitAlgorithm,
+  type RateLimitDecision,
+  type RateLimitRule,
+  type RateLimitStore,
+} from "./rate-limit/index.ts";
+export type { HandlerRateLimitContext } from "./handler.ts";

@@ -1,0 +1,276 @@
+/**
+ * tollgate/redis: the cache and rate-limit stores on Redis or Valkey, through ioredis.
+ *
+ *   import Redis from "ioredis";
+ *   import { redisStore } from "tollgate/redis";
+ *   const store = redisStore({ client: new Redis(process.env.REDIS_URL, { enableOfflineQueue: false }) });
+ *   createTokenHandler({ ..., store }); // the token cache and the rate limits, shared by every server
+ *
+ * Options:
+ * - `client`: an ioredis `Redis` or `Cluster` you already run. `enableOfflineQueue: false` is
+ *   advised: with the queue on, decisions made while Redis is down wait in the client and are
+ *   counted after it returns, for requests that were long answered.
+ * - `url`: instead of `client`, a `redis://` or `rediss://` URL; the store then makes its own client,
+ *   tuned to fail fast while Redis is down and to reconnect by itself, and `close()` ends it.
+ * - `commandTimeoutMs`: with `url`, the longest any command may wait for Redis's answer, default
+ *   2 000, so that a Redis that accepts connections but does not answer cannot hold a request.
+ * - `prefix`: the start of every key, default `tollgate`. Give each app (or each test run) its own.
+ * - `now`: a clock in epoch ms for rate-limit decisions. Default: the Redis server's own clock (TIME),
+ *   which is one clock for every app server, so skew between them cannot bend a window.
+ *
+ * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
+ * so it is atomic and costs one round trip. A decision's keys share one hash tag, so they live in
+ * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX).
+ */
+import type { Cluster, Redis } from "ioredis";
+import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import type { CacheStore } from "../src/store/types.ts";
+
+export interface RedisStoreOptions {
+  /** An ioredis Redis or Cluster client; `enableOfflineQueue: false` advised. */
+  client?: Redis | Cluster;
+  /** Instead of `client`: a redis:// or rediss:// URL for a client the store makes and closes. */
+  url?: string;
+  /** With `url`: the longest a command waits for an answer, in ms. Default 2 000. */
+  commandTimeoutMs?: number;
+  /** The start of every key. Default `tollgate`. */
+  prefix?: string;
+  /** Clock for rate-limit decisions, epoch ms. Default: the Redis server's TIME. */
+  now?: () => number;
+}
+
+export interface RedisStore extends CacheStore, RateLimitStore {
+  /** Ends the client when the store made it from `url`; leaves a client you passed alone. */
+  close(): Promise<void>;
+}
+
+// Shared by every script: limit, window and cost from ARGV, and `now` from ARGV[4] or the server.
+const SCRIPT_PRELUDE = `
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+if not now then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+local function int(n) return string.format('%d', n) end
+-- Keys outlive the moment their state stops mattering by a minute, so that a decision made on a
+-- clock slightly behind another still finds them.
+local function keep(until_ms) return int(math.max(1, until_ms - now) + 60000) end
+`;
+
+// Each script returns {allowed (1/0), remaining, resetAt (epoch ms), wait in ms before a retry}.
+// They mirror the steps in src/rate-limit/algorithms.ts, line for line where they can.
+
+/** KEYS[1]: a string "<window start>:<units used>", read with GET and written with SET PX. */
+const FIXED_WINDOW = `${SCRIPT_PRELUDE}
+local start = now - (now % window)
+local used = 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local storedStart, storedUsed = string.match(stored, '^(%d+):(%d+)$')
+  storedStart = tonumber(storedStart)
+  if storedStart and storedStart >= start then
+    -- Same window, or this clock stepped back into an earlier one: keep counting the stored window.
+    start = storedStart
+    used = tonumber(storedUsed)
+  end
+end
+local reset = start + window
+if used + cost <= limit then
+  used = used + cost
+  redis.call('SET', KEYS[1], int(start) .. ':' .. int(used), 'PX', keep(reset))
+  return {1, limit - used, reset, 0}
+end
+return {0, limit - used, reset, reset - now}
+`;
+
+/** KEYS[1]: a sorted set with one member per admitted unit, scored by time; KEYS[2]: the member counter. */
+const SLIDING_WINDOW = `${SCRIPT_PRELUDE}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now - window))
+local used = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+local wait = 0
+if used + cost <= limit then
+  allowed = 1
+  local last = redis.call('INCRBY', KEYS[2], cost)
+  for member = last - cost + 1, last do
+    redis.call('ZADD', KEYS[1], int(now), int(member))
+  end
+  used = used + cost
+else
+  -- Wait until enough of the oldest units have left the window to make room for this request.
+  local mustLeave = used + cost - limit
+  local oldest = redis.call('ZRANGE', KEYS[1], mustLeave - 1, mustLeave - 1, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + window - now
+end
+local reset = now
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if newest[2] then reset = math.max(now, tonumber(newest[2]) + window) end
+if allowed == 1 then
+  redis.call('PEXPIRE', KEYS[1], keep(reset))
+  redis.call('PEXPIRE', KEYS[2], keep(reset))
+end
+return {allowed, limit - used, reset, wait}
+`;
+
+/** KEYS[1]: a string "<tokens × window>:<when that level was brought up to date>". */
+const TOKEN_BUCKET = `${SCRIPT_PRELUDE}
+local capacity = limit * window
+local level = capacity
+local updated = now
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local storedLevel, storedUpdated = string.match(stored, '^(%d+):(%d+)$')
+  if storedLevel then
+    level = tonumber(storedLevel)
+    updated = tonumber(storedUpdated)
+  end
+end
+if now > updated then
+  level = math.min(capacity, level + (now - updated) * limit)
+  updated = now
+end
+local needed = cost * window
+local allowed = 0
+local wait = 0
+if level >= needed then
+  allowed = 1
+  level = level - needed
+else
+  wait = math.ceil((needed - level) / limit)
+end
+local reset = math.max(now, updated) + math.ceil((capacity - level) / limit)
+if allowed == 1 then
+  redis.call('SET', KEYS[1], int(level) .. ':' .. int(updated), 'PX', keep(reset))
+end
+return {allowed, math.floor(level / window), reset, wait}
+`;
+
+interface ScriptSpec {
+  command: string;
+  lua: string;
+  /** The keys one decision touches, all under the one hash tag `{key}`. */
+  keys: (tagged: string) => string[];
+}
+
+const SCRIPTS: Record<RateLimitAlgorithm, ScriptSpec> = {
+  "fixed-window": { command: "tollgateFixedWindow", lua: FIXED_WINDOW, keys: (tagged) => [`${tagged}:fw`] },
+  "sliding-window": { command: "tollgateSlidingWindow", lua: SLIDING_WINDOW, keys: (tagged) => [`${tagged}:sw`, `${tagged}:sw:seq`] },
+  "token-bucket": { command: "tollgateTokenBucket", lua: TOKEN_BUCKET, keys: (tagged) => [`${tagged}:tb`] },
+};
+
+type ScriptCommand = (...args: Array<string | number>) => Promise<[number, number, number, number]>;
+
+/**
+ * Registers the scripts on a client once. ioredis then sends each as EVALSHA and falls back to EVAL
+ * when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+ */
+function scriptsOn(client: Redis | Cluster): Record<RateLimitAlgorithm, ScriptCommand> {
+  const commands = client as unknown as Record<string, ScriptCommand | undefined>;
+  for (const spec of Object.values(SCRIPTS)) {
+    if (typeof commands[spec.command] !== "function") {
+      client.defineCommand(spec.command, { numberOfKeys: spec.keys("").length, lua: spec.lua });
+    }
+  }
+  const bound = (algorithm: RateLimitAlgorithm): ScriptCommand => {
+    const command = commands[SCRIPTS[algorithm].command]!;
+    return (...args) => command.apply(client, args);
+  };
+  return { "fixed-window": bound("fixed-window"), "sliding-window": bound("sliding-window"), "token-bucket": bound("token-bucket") };
+}
+
+/**
+ * A rate-limit store on an ioredis client: what redisStore uses, and what the unstorage adapter uses
+ * when its driver is Redis.
+ */
+export function redisRateLimitStore(options: { client: Redis | Cluster | Promise<Redis | Cluster>; prefix?: string; now?: () => number }): RateLimitStore {
+  const prefix = options.prefix ?? "tollgate";
+  let scripts: Record<RateLimitAlgorithm, ScriptCommand> | undefined;
+  const clientReady = Promise.resolve(options.client);
+  return {
+    async consume(key: string, rule: RateLimitRule, cost: number): Promise<RateLimitDecision> {
+      assertValidRule(rule, cost);
+      scripts ??= scriptsOn(await clientReady);
+      const spec = SCRIPTS[rule.algorithm];
+      const keys = spec.keys(`${prefix}:rl:{${key}}`);
+      const now = options.now ? String(options.now()) : "";
+      const [allowed, remaining, resetAt, waitMs] = await scripts[rule.algorithm](...keys, rule.limit, rule.windowMs, cost, now);
+      return {
+        allowed: allowed === 1,
+        limit: rule.limit,
+        remaining,
+        resetAt,
+        retryAfter: allowed === 1 ? 0 : retrySeconds(waitMs),
+      };
+    },
+  };
+}
+
+async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Redis> {
+  const { Redis } = await import("ioredis").catch((cause: unknown) => {
+    throw new Error("redisStore: a redis:// URL needs the ioredis package (npm install ioredis)", { cause });
+  });
+  const client = new Redis(url, {
+    // Fail each command at once while disconnected, so the limiter's failure policy decides
+    // instead of a queue that replays stale decisions later.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: commandTimeoutMs,
+    lazyConnect: true,
+    // Keep trying to reconnect, never more than a second apart, so service resumes soon after Redis does.
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+  });
+  // An unhandled 'error' event would end the process; failures reach callers through their commands.
+  client.on("error", () => {});
+  // With the offline queue off, the first commands must wait for the first connection; if it fails,
+  // the client goes on reconnecting and commands fail fast until it succeeds.
+  await client.connect().catch(() => {});
+  return client;
+}
+
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  if (!options.client && !options.url) throw new TypeError("redisStore: pass a client or a url");
+  if (options.client && options.url) throw new TypeError("redisStore: pass a client or a url, not both");
+  if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
+    throw new TypeError("redisStore: url must start with redis:// or rediss://");
+  }
+  const prefix = options.prefix ?? "tollgate";
+  if (typeof prefix !== "string" || prefix === "" || /[{}\s]/.test(prefix)) {
+    throw new TypeError("redisStore: prefix must be a non-empty string without spaces or braces");
+  }
+  const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
+  if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new TypeError("redisStore: commandTimeoutMs must be a positive number");
+  const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs) : undefined;
+  // Avoid an unhandled rejection before the first command awaits it; the command then reports it.
+  ownClient?.catch(() => {});
+  const client = ownClient ?? Promise.resolve(options.client!);
+  const limiter = redisRateLimitStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
+  const cacheKey = (key: string) => `${prefix}:cache:${key}`;
+
+  return {
+    consume: limiter.consume,
+    async get<T>(key: string) {
+      const text = await (await client).get(cacheKey(key));
+      return text === null ? undefined : (JSON.parse(text) as T);
+    },
+    async set(key, value, ttlMs) {
+      const redis = await client;
+      if (!(ttlMs >= 1)) {
+        // Nothing to keep: an entry that is already expired is an absent one.
+        await redis.del(cacheKey(key));
+        return;
+      }
+      await redis.set(cacheKey(key), JSON.stringify(value), "PX", Math.ceil(ttlMs));
+    },
+    async delete(key) {
+      await (await client).del(cacheKey(key));
+    },
+    async close() {
+      if (ownClient) (await ownClient).disconnect();
+    },
+  };
+}

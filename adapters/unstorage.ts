@@ -1,0 +1,146 @@
+/**
+ * tollgate/unstorage: the cache and rate-limit stores on any unstorage driver.
+ *
+ *   import { createStorage } from "unstorage";
+ *   import redisDriver from "unstorage/drivers/redis";
+ *   import { unstorageStore } from "tollgate/unstorage";
+ *   const store = unstorageStore({ storage: createStorage({ driver: redisDriver({ url }) }) });
+ *
+ * Options:
+ * - `storage`: an unstorage `Storage`, with whatever driver and mounts it has.
+ * - `prefix`: the start of every key, default `tollgate`.
+ * - `now`: a clock in epoch ms, for tests. Default `Date.now` (the Redis server's clock on Redis).
+ * - `onWarning`: told once when rate limits cannot be atomic on the driver. Default `console.warn`.
+ *
+ * The cache works on every driver. Each entry carries its expiry, so it is never served late even
+ * where the driver ignores unstorage's `ttl` option; where the driver honours it (Redis, among
+ * others), the entry is also removed on time.
+ *
+ * Rate limits are atomic only when the key's driver is unstorage's Redis driver: decisions then run
+ * as the Lua scripts of tollgate/redis on that driver's own ioredis client. Any other driver has no
+ * atomic read-and-write, so decisions are serialised within this process but several processes can
+ * interleave a read and a write and together admit more than the limit. The store says so once,
+ * through `onWarning`.
+ */
+import type { Storage } from "unstorage";
+import { redisRateLimitStore } from "./redis.ts";
+import { assertValidRule, rateLimitStep, type RateLimitState } from "../src/rate-limit/algorithms.ts";
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import type { CacheStore } from "../src/store/types.ts";
+
+export interface UnstorageStoreOptions {
+  /** An unstorage Storage, any driver. */
+  storage: Storage;
+  /** The start of every key. Default `tollgate`. */
+  prefix?: string;
+  /** Clock, epoch ms, for tests. Default `Date.now` (the server's TIME for limits on Redis). */
+  now?: () => number;
+  /** Told once that limits are best-effort on this driver. Default `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+export interface UnstorageStore extends CacheStore, RateLimitStore {
+  /** `atomic` on the Redis driver, `best-effort` on any other. */
+  readonly rateLimitMode: "atomic" | "best-effort";
+}
+
+/** What is kept under a cache key: the value and when it stops being valid. */
+interface CacheEnvelope {
+  value: unknown;
+  expiresAt: number;
+}
+
+/** What is kept under a rate-limit key on a driver without atomic operations. */
+interface LimitEnvelope {
+  algorithm: RateLimitAlgorithm;
+  state: RateLimitState;
+  expiresAt: number;
+}
+
+/** The ioredis client behind unstorage's Redis driver, when that is the driver for `key`. */
+function redisClientOf(storage: Storage, key: string): { client: Parameters<typeof redisRateLimitStore>[0]["client"]; base: string } | undefined {
+  const { driver } = storage.getMount(key);
+  if (driver.name !== "redis" || typeof driver.getInstance !== "function") return undefined;
+  const base = String((driver.options as { base?: string } | undefined)?.base ?? "").replace(/:$/, "");
+  return { client: driver.getInstance(), base };
+}
+
+export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
+  const { storage } = options;
+  if (!storage || typeof storage.getItem !== "function") throw new TypeError("unstorageStore: pass an unstorage Storage as `storage`");
+  const prefix = options.prefix ?? "tollgate";
+  if (typeof prefix !== "string" || !/^[\w.-]+$/.test(prefix)) throw new TypeError("unstorageStore: prefix must be letters, digits, '_', '-' or '.'");
+  const now = options.now ?? Date.now;
+  const warn = options.onWarning ?? ((message: string) => console.warn(message));
+
+  const cacheKey = (key: string) => `${prefix}:cache:${key}`;
+  const limitKey = (key: string, algorithm: RateLimitAlgorithm) => `${prefix}:rl:${key}:${algorithm}`;
+
+  // On the Redis driver, the scripts of tollgate/redis run on the driver's own client, with keys
+  // under the driver's base so that they sit beside the rest of this storage's keys.
+  const redis = redisClientOf(storage, `${prefix}:rl`);
+  const atomic = redis
+    ? redisRateLimitStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) })
+    : undefined;
+
+  // Without atomic operations, one decision per key at a time in this process at least.
+  const queues = new Map<string, Promise<unknown>>();
+  function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = queues.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => {});
+    queues.set(key, settled);
+    void settled.then(() => {
+      if (queues.get(key) === settled) queues.delete(key);
+    });
+    return next;
+  }
+
+  let warned = false;
+  async function bestEffortConsume(key: string, rule: RateLimitRule, cost: number): Promise<RateLimitDecision> {
+    assertValidRule(rule, cost);
+    if (!warned) {
+      warned = true;
+      warn(
+        `tollgate: the unstorage driver "${storage.getMount(limitKey(key, rule.algorithm)).driver.name ?? "unknown"}" cannot update a key atomically, ` +
+          "so rate limits are exact within one process only and several processes together can admit more. " +
+          "Use unstorage's redis driver, or tollgate/redis, to hold limits across servers.",
+      );
+    }
+    const storageKey = limitKey(key, rule.algorithm);
+    return serialised(storageKey, async () => {
+      const at = now();
+      const stored = await storage.getItem<LimitEnvelope>(storageKey);
+      const current = stored && stored.algorithm === rule.algorithm && stored.expiresAt > at ? stored.state : undefined;
+      const step = rateLimitStep(current, rule, cost, at);
+      if (step.changed) {
+        const envelope: LimitEnvelope = { algorithm: rule.algorithm, state: step.state, expiresAt: step.expiresAt };
+        await storage.setItem(storageKey, envelope, { ttl: Math.max(1, Math.ceil((step.expiresAt - at) / 1000)) });
+      }
+      return step.decision;
+    });
+  }
+
+  return {
+    rateLimitMode: atomic ? "atomic" : "best-effort",
+    consume: atomic ? atomic.consume : bestEffortConsume,
+    async get<T>(key: string) {
+      const envelope = await storage.getItem<CacheEnvelope>(cacheKey(key));
+      if (!envelope || typeof envelope !== "object" || !("expiresAt" in envelope)) return undefined;
+      if (envelope.expiresAt <= now()) return undefined;
+      return envelope.value as T;
+    },
+    async set(key, value, ttlMs) {
+      if (!(ttlMs >= 1)) {
+        await storage.removeItem(cacheKey(key));
+        return;
+      }
+      const envelope: CacheEnvelope = { value, expiresAt: now() + ttlMs };
+      // unstorage's `ttl` is in seconds; rounding up keeps the entry until its own expiry has passed.
+      await storage.setItem(cacheKey(key), envelope, { ttl: Math.ceil(ttlMs / 1000) });
+    },
+    async delete(key) {
+      await storage.removeItem(cacheKey(key));
+    },
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * createRateLimiter: several named limits checked in order against one store, with a policy for
+ * when the store cannot answer.
+ *
+ *   const limiter = createRateLimiter({
+ *     limits: [
+ *       { name: "user", limit: 10, windowMs: 3_600_000 },                        // per signed-in user
+ *       { name: "global", limit: 1_000, windowMs: 86_400_000, key: () => "all" }, // the organisation's bill
+ *     ],
+ *     store: redisStore({ client }),
+ *     onStoreError: "closed",
+ *   });
+ *   const { allowed, headers } = await limiter.check({ user });
+ */
+import { assertValidRule, RATE_LIMIT_ALGORITHMS } from "./algorithms.ts";
+import { StoreUnavailableError } from "./errors.ts";
+import { rateLimitHeaders, type NamedDecision } from "./headers.ts";
+import { memoryRateLimitStore } from "./memory-store.ts";
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "./types.ts";
+
+export type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "./types.ts";
+export { memoryRateLimitStore, type MemoryRateLimitStoreOptions } from "./memory-store.ts";
+export { rateLimitHeaders } from "./headers.ts";
+export { parseRateLimit } from "./parse.ts";
+export { StoreUnavailableError } from "./errors.ts";
+
+/** What a limit's key and cost are computed from: the request's signed-in user, at least. */
+export interface RateLimitContext {
+  user: { id: string };
+  request?: Request;
+  personaType?: string;
+}
+
+export interface NamedRateLimit<C extends RateLimitContext = RateLimitContext> {
+  /** Names the limit in headers, events and store keys: letters, digits, `_`, `-`, `.`; at most 64. */
+  name: string;
+  /** Default `fixed-window`. */
+  algorithm?: RateLimitAlgorithm;
+  limit: number;
+  windowMs: number;
+  /** Units one request uses; default 1. A function may price requests differently (per persona, say). */
+  cost?: number | ((context: C) => number);
+  /**
+   * Who the limit counts for. Default: the signed-in user's id. A constant makes a global quota;
+   * null or undefined exempts the request from this limit. The value is hashed before it reaches a
+   * store, so a raw user id never becomes a key.
+   */
+  key?: (context: C) => string | null | undefined;
+}
+
+/**
+ * When the store fails or does not answer within `storeTimeoutMs`:
+ * - `closed` refuses the request with 503 `store_unavailable` (never a 429);
+ * - `open` lets it through unlimited;
+ * - `memory` decides on an in-process memory store until the shared one answers again.
+ * Every decision tries the shared store first, so service returns to normal as soon as it is back.
+ */
+export type StoreFailurePolicy = "closed" | "open" | "memory";
+
+export interface RateLimiterOptions<C extends RateLimitContext = RateLimitContext> {
+  /** Default: one limit named `user`, 10 an hour per user, fixed window. */
+  limits?: ReadonlyArray<NamedRateLimit<C>>;
+  /** Default: a memory store for this process. */
+  store?: RateLimitStore;
+  /** Default `closed`. */
+  onStoreError?: StoreFailurePolicy;
+  /** Longest wait for one store decision, in ms. Default 1 000. */
+  storeTimeoutMs?: number;
+  /** Told of every store failure, before the policy applies (for logs and metrics). */
+  onStoreFailure?: (error: unknown, limit: string) => void;
+  /** Clock in epoch ms, used for the headers' `t`. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface LimitDecision extends RateLimitDecision {
+  name: string;
+}
+
+export interface RateLimitCheck {
+  allowed: boolean;
+  /** One per limit decided, in order. Limits after a refusal are not consumed and not listed. */
+  decisions: LimitDecision[];
+  /** `RateLimit`, `RateLimit-Policy`, and `Retry-After` when refused. */
+  headers: Headers;
+  /** The limit that refused the request. */
+  refusedBy?: string;
+  /** Set when the store failed and the `open` or `memory` policy decided instead. */
+  degraded?: "open" | "memory";
+}
+
+export interface RateLimiter<C extends RateLimitContext = RateLimitContext> {
+  /**
+   * Consumes each limit in order, stopping at the first refusal so that one user's refused requests
+   * do not drain a global quota after it. Throws StoreUnavailableError under the `closed` policy.
+   */
+  check(context: C): Promise<RateLimitCheck>;
+  readonly limits: ReadonlyArray<Readonly<NamedRateLimit<C>>>;
+}
+
+export const DEFAULT_RATE_LIMIT: Readonly<NamedRateLimit> = Object.freeze({ name: "user", algorithm: "fixed-window", limit: 10, windowMs: 3_600_000 });
+
+const LIMIT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const POLICIES: readonly StoreFailurePolicy[] = ["closed", "open", "memory"];
+
+interface CompiledLimit<C> {
+  name: string;
+  rule: RateLimitRule;
+  cost: (context: C) => number;
+  key: (context: C) => string | null | undefined;
+}
+
+function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): CompiledLimit<C> {
+  if (typeof limit.name !== "string" || !LIMIT_NAME.test(limit.name)) {
+    throw new TypeError(`rate limit: name must be 1-64 letters, digits, "_", "-" or ".", got ${JSON.stringify(limit.name)}`);
+  }
+  const rule: RateLimitRule = { algorithm: limit.algorithm ?? "fixed-window", limit: limit.limit, windowMs: limit.windowMs };
+  if (!RATE_LIMIT_ALGORITHMS.includes(rule.algorithm)) {
+    throw new TypeError(`rate limit "${limit.name}": unknown algorithm ${JSON.stringify(rule.algorithm)}`);
+  }
+  const fixedCost = typeof limit.cost === "number" ? limit.cost : 1;
+  try {
+    assertValidRule(rule, fixedCost);
+  } catch (error) {
+    throw new TypeError(`rate limit "${limit.name}": ${(error as Error).message.replace(/^rate limit: /, "")}`);
+  }
+  const cost = typeof limit.cost === "function" ? limit.cost : () => fixedCost;
+  const key = limit.key ?? ((context: C) => userIdOf(context, limit.name));
+  return { name: limit.name, rule, cost, key };
+}
+
+/** The default key: the signed-in user's id, or an error that says what is missing. */
+function userIdOf(context: RateLimitContext, limitName: string): string {
+  const id = (context as Partial<RateLimitContext> | undefined)?.user?.id;
+  if (typeof id !== "string" || id === "") {
+    throw new TypeError(`rate limit "${limitName}": the context has no user id; pass { user: { id } } or give the limit a key()`);
+  }
+  return id;
+}
+
+/** Hex SHA-256 (first 128 bits) of a limit's key, so that store keys never hold a raw user id. */
+async function sha256Hex(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
+  let hex = "";
+  for (const byte of new Uint8Array(digest, 0, 16)) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/**
+ * WebCrypto's digest is asynchronous and costs far more than a decision on the memory store, and
+ * the same users come back again and again: the hashes of recent keys are kept, a bounded number.
+ */
+function keyHasher(maxEntries = 10_000): (value: string) => Promise<string> {
+  const recent = new Map<string, string>();
+  return async (value) => {
+    const known = recent.get(value);
+    if (known !== undefined) return known;
+    const hashed = await sha256Hex(value);
+    if (recent.size >= maxEntries) recent.delete(recent.keys().next().value as string);
+    recent.set(value, hashed);
+    return hashed;
+  };
+}
+
+class StoreTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`rate-limit store did not answer within ${ms} ms`);
+    this.name = "StoreTimeoutError";
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeoutError(ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createRateLimiter<C extends RateLimitContext = RateLimitContext>(options: RateLimiterOptions<C> = {}): RateLimiter<C> {
+  const limits = (options.limits ?? [DEFAULT_RATE_LIMIT]).map((limit) => compileLimit(limit as NamedRateLimit<C>));
+  const names = new Set(limits.map((limit) => limit.name));
+  if (names.size !== limits.length) throw new TypeError("rate limit: two limits share a name");
+  const policy = options.onStoreError ?? "closed";
+  if (!POLICIES.includes(policy)) throw new TypeError(`rate limit: onStoreError must be one of ${POLICIES.join(", ")}`);
+  const storeTimeoutMs = options.storeTimeoutMs ?? 1_000;
+  if (!(storeTimeoutMs > 0) || !Number.isFinite(storeTimeoutMs)) throw new TypeError("rate limit: storeTimeoutMs must be a positive number");
+  const store = options.store ?? memoryRateLimitStore();
+  const now = options.now ?? Date.now;
+  let fallback: RateLimitStore | undefined;
+  const hashKey = keyHasher();
+
+  async function decide(limit: CompiledLimit<C>, key: string, cost: number): Promise<{ decision?: RateLimitDecision; degraded?: "open" | "memory" }> {
+    try {
+      return { decision: await withTimeout(store.consume(key, limit.rule, cost), storeTimeoutMs) };
+    } catch (error) {
+      try {
+        options.onStoreFailure?.(error, limit.name);
+      } catch {
+        // Reporting a failure must not change the answer the policy gives.
+      }
+      if (policy === "open") return { degraded: "open" };
+      if (policy === "memory") {
+        fallback ??= memoryRateLimitStore();
+        return { decision: await fallback.consume(key, limit.rule, cost), degraded: "memory" };
+      }
+      throw new StoreUnavailableError(error);
+    }
+  }
+
+  return {
+    limits: options.limits ?? [DEFAULT_RATE_LIMIT as NamedRateLimit<C>],
+    async check(context) {
+      const decisions: Array<LimitDecision & { windowMs: number }> = [];
+      let degraded: "open" | "memory" | undefined;
+      let refusedBy: string | undefined;
+      for (const limit of limits) {
+        const keyValue = limit.key(context);
+        if (keyValue === null || keyValue === undefined) continue;
+        if (typeof keyValue !== "string") throw new TypeError(`rate limit "${limit.name}": key() must return a string, null or undefined`);
+        const cost = limit.cost(context);
+        if (!Number.isSafeInteger(cost) || cost < 1 || cost > limit.rule.limit) {
+          throw new TypeError(`rate limit "${limit.name}": cost() must return an integer from 1 to ${limit.rule.limit}`);
+        }
+        const result = await decide(limit, `${limit.name}:${await hashKey(keyValue)}`, cost);
+        if (result.degraded) degraded = result.degraded;
+        if (!result.decision) continue;
+        decisions.push({ name: limit.name, windowMs: limit.rule.windowMs, ...result.decision });
+        if (!result.decision.allowed) {
+          refusedBy = limit.name;
+          break;
+        }
+      }
+      const headers = rateLimitHeaders(decisions as NamedDecision[], now());
+      const check: RateLimitCheck = {
+        allowed: refusedBy === undefined,
+        decisions: decisions.map(({ windowMs: _windowMs, ...decision }) => decision),
+        headers,
+      };
+      if (refusedBy !== undefined) check.refusedBy = refusedBy;
+      if (degraded) check.degraded = degraded;
+      return check;
+    },
+  };
+}
