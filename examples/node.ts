@@ -7,6 +7,7 @@ import { listening, port, tokenOptions } from "./setup.ts";
 const tokens = toNodeHandler(createTokenHandler(tokenOptions));
 
 createServer((request, response) => {
-  if (request.url?.startsWith("/api/session-token")) return void tokens(request, response);
+  const path = request.url?.split("?")[0];
+  if (path === "/api/session-token" || path === "/api/session-token/usage") return void tokens(request, response);
   response.writeHead(404).end("Not found");
 }).listen(port, () => listening("node:http"));

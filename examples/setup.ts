@@ -1,5 +1,5 @@
 import process from "node:process";
-import { anam, createTokenHandler, type TokenHandlerOptions } from "../src/index.ts"; // in your app: "tollgate"
+import { anam, type TokenHandlerOptions } from "../src/index.ts"; // in your app: "tollgate"
 import { createAnamEmulator } from "../src/emulator/index.ts"; // in your app: "tollgate/emulator"
 
 /**
