@@ -105,6 +105,18 @@ export const cases: ConformanceCase[] = [
     await problem(response, 413, "payload_too_large");
   }),
 
+  test("413 for a body longer than the Content-Length it declares", async ({ handler }) => {
+    // Only a caller in the same process can send this (HTTP framing cuts a body at its declared
+    // length), so it goes to the handler directly.
+    const body = JSON.stringify({ personaType: "support", padding: "x".repeat(20_000) });
+    const request = new Request(`http://tollgate.test${TOKEN_PATH}`, {
+      method: "POST",
+      headers: { Authorization: "Bearer alice-credential", "Content-Type": "application/json", "Content-Length": "40" },
+      body,
+    });
+    await problem(await handler(request), 413, "payload_too_large");
+  }),
+
   test("400 for a body that is not valid JSON", async ({ send }) => {
     const response = await send(TOKEN_PATH, {
       method: "POST",
