@@ -66,8 +66,12 @@ function tooLarge(maxBytes: number) {
   return new TollgateError("payload_too_large", { detail: `Body must be at most ${maxBytes} bytes` });
 }
 
-export function jsonResponse(body: unknown, init: { status?: number; headers?: HeadersInit } = {}): Response {
-  const headers = new Headers(init.headers);
+/**
+ * A JSON response that no cache keeps. A `Headers` passed in becomes the response's own: the JSON
+ * fields are set on it rather than on a copy, which on the cache-hit path is measurably cheaper.
+ */
+export function jsonResponse(body: unknown, init: { status?: number; headers?: Headers } = {}): Response {
+  const headers = init.headers ?? new Headers();
   headers.set("Content-Type", "application/json");
   headers.set("Cache-Control", "no-store");
   return new Response(JSON.stringify(body), { status: init.status ?? 200, headers });
