@@ -11,11 +11,35 @@ export async function digest(value: unknown): Promise<string> {
   return sha256Hex(text);
 }
 
+/**
+ * Digests already computed, by their input. A cache hit hashes the same user id, config and token
+ * as the request before it, and WebCrypto's digest is asynchronous and far dearer than a lookup
+ * (on Node each one is a trip through the thread pool). Bounded by the text it holds; the oldest
+ * entries go first.
+ */
+const MEMO_MAX_CHARS = 1_000_000;
+const MEMO_MAX_INPUT_CHARS = 16_384;
+const memo = new Map<string, string>();
+let memoChars = 0;
+
 export async function sha256Hex(text: string): Promise<string> {
+  const known = memo.get(text);
+  if (known !== undefined) return known;
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   let hex = "";
   for (const byte of new Uint8Array(bytes)) hex += byte.toString(16).padStart(2, "0");
+  if (text.length <= MEMO_MAX_INPUT_CHARS && !memo.has(text)) remember(text, hex);
   return hex;
+}
+
+function remember(text: string, hex: string) {
+  memo.set(text, hex);
+  memoChars += text.length;
+  for (const oldest of memo.keys()) {
+    if (memoChars <= MEMO_MAX_CHARS) break;
+    memo.delete(oldest);
+    memoChars -= oldest.length;
+  }
 }
 
 /** A short, non-reversible name for a token, for logs and telemetry. */

@@ -134,7 +134,16 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     }
 
     const rateLimitHeaders = await checkRateLimits(user, request, context);
-    const issued = await issuer.issue({ config, userId: user.id, personaType: context.personaType, signal: request.signal });
+    const issued = await issuer.issue({
+      config,
+      userId: user.id,
+      personaType: context.personaType,
+      // Read only when the issuer waits on the upstream: on some servers (srvx on Node) the first
+      // read of request.signal builds an AbortController and listeners, which a cache hit never needs.
+      get signal() {
+        return request.signal;
+      },
+    });
     event("issued", { ...context, cacheHit: issued.cacheHit });
     return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, { headers: rateLimitHeaders });
   }

@@ -13,15 +13,26 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (!JSON_MEDIA_TYPE.test(mediaType)) {
     throw new TollgateError("unsupported_media_type", { headers: { "Accept-Post": "application/json" } });
   }
-  const declared = Number(request.headers.get("Content-Length"));
+  const length = request.headers.get("Content-Length");
+  const declared = length === null ? Number.NaN : Number(length);
   if (declared > maxBytes) throw tooLarge(maxBytes);
 
-  const text = await readText(request, maxBytes);
+  // A body of declared length within the cap can only be that long (HTTP framing stops it there),
+  // so the runtime may read it whole, which is much cheaper than pulling chunks (on Node it skips
+  // the web stream altogether). A body of unknown length is read chunk by chunk up to the cap.
+  const text = Number.isInteger(declared) ? await readDeclared(request, maxBytes) : await readText(request, maxBytes);
   try {
     return JSON.parse(text);
   } catch {
     throw new TollgateError("invalid_request", { detail: "Body is not valid JSON" });
   }
+}
+
+async function readDeclared(request: Request, maxBytes: number): Promise<string> {
+  const text = await request.text();
+  // UTF-8 takes at least one byte per UTF-16 unit, so this catches a body longer than it said.
+  if (text.length > maxBytes) throw tooLarge(maxBytes);
+  return text;
 }
 
 async function readText(request: Request, maxBytes: number): Promise<string> {
@@ -34,7 +45,10 @@ async function readText(request: Request, maxBytes: number): Promise<string> {
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
+      // Stop reading and leave the rest to the server, which discards it once we have answered.
+      // Not cancel(): on Node, cancelling a body that Readable.toWeb is still feeding can throw an
+      // uncaught ERR_INVALID_STATE and take the process down (nodejs/node#64529).
+      reader.releaseLock();
       throw tooLarge(maxBytes);
     }
     chunks.push(value);
@@ -52,8 +66,12 @@ function tooLarge(maxBytes: number) {
   return new TollgateError("payload_too_large", { detail: `Body must be at most ${maxBytes} bytes` });
 }
 
-export function jsonResponse(body: unknown, init: { status?: number; headers?: HeadersInit } = {}): Response {
-  const headers = new Headers(init.headers);
+/**
+ * A JSON response that no cache keeps. A `Headers` passed in becomes the response's own: the JSON
+ * fields are set on it rather than on a copy, which on the cache-hit path is measurably cheaper.
+ */
+export function jsonResponse(body: unknown, init: { status?: number; headers?: Headers } = {}): Response {
+  const headers = init.headers ?? new Headers();
   headers.set("Content-Type", "application/json");
   headers.set("Cache-Control", "no-store");
   return new Response(JSON.stringify(body), { status: init.status ?? 200, headers });

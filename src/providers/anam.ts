@@ -16,8 +16,11 @@ export interface AnamOptions {
   retry?: RetryOptions;
   /** Let persona config keys this version does not know pass through to Anam. Default false. */
   passthroughUnknownKeys?: SchemaOptions["passthroughUnknownKeys"];
-  /** The fetch to call Anam with. Default the global `fetch`. */
-  fetch?: typeof fetch;
+  /**
+   * The fetch to call Anam with. Default the global `fetch`. Typed by its call alone, since each
+   * runtime's `typeof fetch` adds its own members (Bun's `preconnect`) that a wrapper lacks.
+   */
+  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }
 
 /** A token lives one hour unless its `exp` claim says otherwise. */

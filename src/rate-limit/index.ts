@@ -191,7 +191,8 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
 
   async function decide(limit: CompiledLimit<C>, key: string, cost: number): Promise<{ decision?: RateLimitDecision; degraded?: "open" | "memory" }> {
     try {
-      return { decision: await withTimeout(store.consume(key, limit.rule, cost), storeTimeoutMs) };
+      const decision = store.consume(key, limit.rule, cost);
+      return { decision: await (store.inProcess ? decision : withTimeout(decision, storeTimeoutMs)) };
     } catch (error) {
       try {
         options.onStoreFailure?.(error, limit.name);

@@ -80,6 +80,7 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
   }
 
   return {
+    inProcess: true,
     consume(key, rule, cost) {
       // Decided synchronously, so no other decision can interleave: that is this store's atomicity.
       try {

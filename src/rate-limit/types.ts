@@ -40,4 +40,9 @@ export interface RateLimitDecision {
  */
 export interface RateLimitStore {
   consume(key: string, rule: RateLimitRule, cost: number): Promise<RateLimitDecision>;
+  /**
+   * True when decisions are made in this process's memory and never wait on I/O, so the limiter
+   * skips the store timeout (a timer per decision, which costs more than the decision itself).
+   */
+  readonly inProcess?: boolean;
 }

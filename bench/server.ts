@@ -1,0 +1,48 @@
+import { serve } from "srvx";
+import { anam, createTokenHandler } from "../src/index.ts";
+import { createAnamEmulator } from "../src/emulator/index.ts";
+
+/**
+ * The benchmark's servers, started under the runtime being measured (`bench/http.ts` does that):
+ * the token route, a bare handler answering the same JSON, and a control port for the driver.
+ * Prints one JSON line with the three ports once they listen.
+ */
+
+const USER_TOKEN = "bench-user";
+const persona = {
+  name: "Cara",
+  avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
+  voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
+  llmId: "ANAM_GPT_4O_MINI_V1",
+  systemPrompt: "You are Cara, a helpful support agent. Keep answers short.",
+};
+
+const emulator = createAnamEmulator({ apiKey: "bench" });
+const tokens = createTokenHandler({
+  provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
+  // A map lookup: the app's own sign-in is not what this measures.
+  authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
+  personas: { support: persona },
+  // The rate-limit step runs as in any deployment, with a limit the benchmark never reaches.
+  rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
+});
+
+// The bare handler answers what a cache hit answers, with the same headers, and does nothing else.
+const { sessionToken, expiresAt } = (await (
+  await tokens(
+    new Request("http://bench/api/session-token", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${USER_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ personaType: "support" }),
+    }),
+  )
+).json()) as { sessionToken: string; expiresAt: string };
+const bareBody = JSON.stringify({ sessionToken, expiresAt });
+const bare = async () => new Response(bareBody, { headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
+
+const control = async () => Response.json({ ...emulator.stats });
+
+const options = { hostname: "127.0.0.1", port: 0, silent: true, gracefulShutdown: false } as const;
+const servers = await Promise.all([tokens, bare, control].map((fetch) => serve({ ...options, fetch }).ready()));
+const ports = servers.map((server) => Number(new URL(server.url!).port));
+console.log(JSON.stringify({ tollgate: ports[0], bare: ports[1], control: ports[2], userToken: USER_TOKEN }));

@@ -1,0 +1,56 @@
+import { createServerApp, TOKEN_PATH, USAGE_PATH } from "../../server/app.ts";
+import { readConfig } from "../../server/config.ts";
+import { equal, ok, problem, status } from "./assert.ts";
+import type { ConformanceCase } from "./cases.ts";
+import type { Transport } from "./fixture.ts";
+
+/** The standalone server's routes, in emulator mode, as its contract in DESIGN.md states them. */
+
+const quiet = { error() {}, warn() {}, info() {} };
+
+function test(name: string, body: (send: (path: string, init?: RequestInit) => Promise<Response>, demoUserToken: string) => Promise<void>): ConformanceCase {
+  return {
+    name: `standalone server: ${name}`,
+    async run(transport: Transport) {
+      const app = await createServerApp(readConfig({}), quiet);
+      const server = await transport(app.fetch);
+      try {
+        await body((path, init) => server.fetch(new URL(path, server.origin), init), app.demoUserToken!);
+      } finally {
+        await server.close();
+      }
+    },
+  };
+}
+
+function post(token: string | undefined, body: unknown): RequestInit {
+  return {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  };
+}
+
+export const serverCases: ConformanceCase[] = [
+  test("GET /healthz is ok", async (send) => {
+    const response = await send("/healthz");
+    await status(response, 200);
+    equal(((await response.json()) as { status: string }).status, "ok", "health status");
+  }),
+
+  test("the demo user mints a token, reports it used and gets a fresh one", async (send, demo) => {
+    const first = await send(TOKEN_PATH, post(demo, { personaType: "support" }));
+    await status(first, 200);
+    const { sessionToken } = (await first.json()) as { sessionToken: string };
+    ok(sessionToken.split(".").length === 3, "the session token is a JWT");
+    await status(await send(USAGE_PATH, post(demo, { sessionToken, event: "started" })), 204);
+    const second = await send(TOKEN_PATH, post(demo, { personaType: "support" }));
+    await status(second, 200);
+    ok(((await second.json()) as { sessionToken: string }).sessionToken !== sessionToken, "a fresh token after use");
+  }),
+
+  test("401 without a user token, 404 off its routes", async (send) => {
+    await problem(await send(TOKEN_PATH, post(undefined, { personaType: "support" })), 401, "unauthenticated");
+    await problem(await send("/nowhere"), 404, "not_found");
+  }),
+];
