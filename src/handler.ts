@@ -6,7 +6,7 @@ import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts"
 import { consoleLogger, type Logger } from "./log.ts";
 import { userTag } from "./canonical.ts";
 import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
-import { createRateLimiter, type RateLimitContext, type RateLimiter, type RateLimiterOptions } from "./rate-limit/index.ts";
+import { createRateLimiter, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "./rate-limit/index.ts";
 import type { RateLimitStore } from "./rate-limit/types.ts";
 import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
@@ -58,6 +58,13 @@ export interface TokenHandlerOptions<U extends User = User> extends TelemetryOpt
    * KV and unstorage stores can), otherwise in this process's memory.
    */
   rateLimit?: RateLimiterOptions<HandlerRateLimitContext<U>> | RateLimiter<HandlerRateLimitContext<U>> | false;
+  /**
+   * When a shared store fails: `closed` answers 503 (the default), `open` lets requests through
+   * without rate limits, `memory` carries on with stores in this process until the shared one is
+   * back. The token cache cannot run open (it must know who owns a token), so there `open` means
+   * `memory`. `rateLimit.onStoreError`, when given, rules for the rate limits.
+   */
+  onStoreError?: StoreFailurePolicy;
   /** An issuer to share with other handlers; by default the handler makes its own. */
   issuer?: TokenIssuer;
   /** Called with every lifecycle event. */
@@ -94,7 +101,16 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const tracer = tollgateTracer(options.tracerProvider);
   const issuer =
     options.issuer ??
-    createTokenIssuer({ provider, store: options.store, reuse: options.reuse, onEvent: options.onEvent, tracerProvider: options.tracerProvider, meterProvider: options.meterProvider });
+    createTokenIssuer({
+      provider,
+      store: options.store,
+      reuse: options.reuse,
+      onStoreError: (options.onStoreError ?? "closed") === "closed" ? "closed" : "memory",
+      onStoreFailure: (error) => logStoreFailure(logger, provider, "token store failed", error),
+      onEvent: options.onEvent,
+      tracerProvider: options.tracerProvider,
+      meterProvider: options.meterProvider,
+    });
   const resolvePersona = personaResolver(options.personas, provider.parseConfig);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
   const limiter = rateLimiterFor(options, logger);
@@ -223,12 +239,17 @@ function rateLimiterFor<U extends User>(options: TokenHandlerOptions<U>, logger:
   return createRateLimiter({
     ...limiterOptions,
     store: limiterOptions.store ?? (isRateLimitStore(options.store) ? options.store : undefined),
+    onStoreError: limiterOptions.onStoreError ?? options.onStoreError,
     onStoreFailure: (error, limit) => {
       limiterOptions.onStoreFailure?.(error, limit);
-      // The policy decides the answer; the operator still needs to know the store is failing.
-      logger.warn("rate-limit store failed", { limit, cause: options.provider.redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
+      logStoreFailure(logger, options.provider, "rate-limit store failed", error, { limit });
     },
   });
+}
+
+/** The policy decides the answer; the operator still needs to know that a store is failing. */
+function logStoreFailure(logger: Logger, provider: { redact(text: string): string }, message: string, error: unknown, fields: Record<string, unknown> = {}) {
+  logger.warn(message, { ...fields, cause: provider.redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
 }
 
 function toTollgateError(error: unknown): TollgateError {

@@ -4,6 +4,7 @@ import { TollgateError } from "./errors.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import type { Provider } from "./provider.ts";
 import { RetriesExhausted, RetryBudget, resolveRetryOptions, withRetries, type ResolvedRetryOptions } from "./retry.ts";
+import { withFailurePolicy, type CacheFailurePolicy } from "./store/failure-policy.ts";
 import { memoryCache } from "./store/memory-cache.ts";
 import type { CacheStore } from "./store/types.ts";
 import { tracedMint } from "./telemetry/attempt-span.ts";
@@ -21,6 +22,13 @@ export interface TokenIssuerOptions<Config> extends TelemetryOptions {
   provider: Provider<Config> & { readonly retry?: ResolvedRetryOptions };
   /** Where cached tokens and usage records live. Default: a bounded in-memory store. */
   store?: CacheStore;
+  /**
+   * When the store fails: `closed` answers 503 (the default); `memory` carries on with a cache in
+   * this process until the store is back.
+   */
+  onStoreError?: CacheFailurePolicy;
+  /** Hears of every store failure, before the policy applies (for logs). */
+  onStoreFailure?: (error: unknown) => void;
   /**
    * Reuse a token for the same provider, config and user until it is reported used or this close
    * to expiry. Default 10 minutes. `false` mints a fresh token for every request.
@@ -91,7 +99,7 @@ const KEY_PREFIX = "tollgate:";
 
 export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): TokenIssuer {
   const { provider } = options;
-  const store = options.store ?? memoryCache();
+  const store = withFailurePolicy(options.store ?? memoryCache(), options.onStoreError ?? "closed", options.onStoreFailure);
   const reuseMarginMs = options.reuse === false ? undefined : (options.reuse?.marginMs ?? DEFAULT_REUSE_MARGIN_MS);
   const retry = provider.retry ?? resolveRetryOptions();
   const budget = new RetryBudget(retry.budgetRatio, retry.budgetMinRetries);
@@ -110,7 +118,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     const context = { personaType: request.personaType, user: owner.slice(0, 12) };
 
     if (reuseMarginMs !== undefined) {
-      const cached = await guard(() => store.get<ReusableToken>(reuseKey));
+      const cached = await store.get<ReusableToken>(reuseKey);
       if (cached && cached.expiresAt - reuseMarginMs > Date.now()) {
         event("cache_hit", { ...context, token: await fingerprint(cached.token) });
         return { token: cached.token, expiresAt: cached.expiresAt, cacheHit: true };
@@ -152,9 +160,9 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     const now = Date.now();
     const record: TokenRecord = { owner, reuseKey, expiresAt: minted.expiresAt, used: false };
     const tokenKey = await recordKey(token);
-    await guard(() => store.set(tokenKey, record, Math.max(1, minted.expiresAt - now)));
+    await store.set(tokenKey, record, Math.max(1, minted.expiresAt - now));
     if (reuseMarginMs !== undefined && minted.expiresAt - reuseMarginMs > now) {
-      await guard(() => store.set(reuseKey, { token, expiresAt: minted.expiresAt } satisfies ReusableToken, minted.expiresAt - reuseMarginMs - now));
+      await store.set(reuseKey, { token, expiresAt: minted.expiresAt } satisfies ReusableToken, minted.expiresAt - reuseMarginMs - now);
     }
     return { token, expiresAt: minted.expiresAt, cacheHit: false };
   }
@@ -173,7 +181,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
 
   async function findRecord(token: string) {
     const key = await recordKey(token);
-    return guard(() => store.get<TokenRecord>(key));
+    return store.get<TokenRecord>(key);
   }
 
   async function reportUsage(report: UsageReport): Promise<void> {
@@ -185,11 +193,11 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     const ending = report.event === "ended" && !record.ended;
     if (!record.used) {
       // Single-use: once a session starts with this token, nobody may be handed it again.
-      await guard(() => store.delete(record.reuseKey));
+      await store.delete(record.reuseKey);
     }
     if (!record.used || ending) {
       const tokenKey = await recordKey(report.token);
-      await guard(() => store.set(tokenKey, { ...record, used: true, ended: record.ended || ending }, Math.max(1, record.expiresAt - Date.now())));
+      await store.set(tokenKey, { ...record, used: true, ended: record.ended || ending }, Math.max(1, record.expiresAt - Date.now()));
     }
     if (!record.used) {
       event("evicted", { ...fields, reason: "used" });
@@ -222,16 +230,6 @@ function claimedExpiry(token: string): number | undefined {
     return typeof exp === "number" ? exp * 1000 : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** A store that fails is a 503, never mistaken for a miss, a 404 or a 429. */
-async function guard<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof TollgateError) throw error;
-    throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });
   }
 }
 

@@ -1,0 +1,34 @@
+import { TollgateError } from "../errors.ts";
+import { memoryCache } from "./memory-cache.ts";
+import type { CacheStore } from "./types.ts";
+
+/**
+ * What the token cache does when its store fails:
+ * - `closed` (the default) answers 503 `store_unavailable`, never a miss, a 404 or a 429;
+ * - `memory` carries on with a cache in this process until the shared store answers again.
+ * There is no `open`: without a record of who owns a token, the usage route could not refuse a
+ * stranger's report, so memory is the only safe way to keep serving.
+ */
+export type CacheFailurePolicy = "closed" | "memory";
+
+/** Wraps `store` so that its failures follow `policy`. `onFailure` hears of each one first. */
+export function withFailurePolicy(store: CacheStore, policy: CacheFailurePolicy, onFailure: (error: unknown) => void = () => {}): CacheStore {
+  const fallback = policy === "memory" ? memoryCache() : undefined;
+
+  async function attempt<T>(operation: (target: CacheStore) => Promise<T>): Promise<T> {
+    try {
+      return await operation(store);
+    } catch (error) {
+      if (error instanceof TollgateError) throw error;
+      onFailure(error);
+      if (fallback) return operation(fallback);
+      throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });
+    }
+  }
+
+  return {
+    get: (key) => attempt((target) => target.get(key)),
+    set: (key, value, ttlMs) => attempt((target) => target.set(key, value, ttlMs)),
+    delete: (key) => attempt((target) => target.delete(key)),
+  };
+}

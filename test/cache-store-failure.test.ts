@@ -1,0 +1,70 @@
+import { createServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { redisStore } from "../adapters/redis.ts";
+import { anam, createTokenHandler, problemType } from "../src/index.ts";
+import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
+import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
+
+// The token cache on a Redis that does not answer: the store failure policy decides, and a store
+// failure is never answered as a miss, a 404 or a 429.
+
+let upstream: Upstream;
+let deadRedisUrl: string;
+const stores: Array<{ close(): Promise<void> }> = [];
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  // A port that was just free: nothing listens there, so every connection is refused.
+  const probe = createServer().listen(0, "127.0.0.1");
+  await new Promise((resolve) => probe.once("listening", resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  deadRedisUrl = `redis://127.0.0.1:${port}`;
+});
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  await closeAll();
+});
+
+async function serverWith(onStoreError: "closed" | "open" | "memory") {
+  const store = redisStore({ url: deadRedisUrl, commandTimeoutMs: 200 });
+  stores.push(store);
+  const logger = capturingLogger();
+  const handler = createTokenHandler({
+    provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }),
+    authenticate,
+    personas: PERSONAS,
+    store,
+    rateLimit: false,
+    onStoreError,
+    logger,
+  });
+  return { url: (await listen(`handler-store-${onStoreError}`, handler)).url + "/api/session-token", logger };
+}
+
+describe("a token store that is down", () => {
+  it("answers 503 store_unavailable with Retry-After by default, and makes no upstream call", async () => {
+    const { url, logger } = await serverWith("closed");
+    const before = upstream.emulator.stats.mintRequests;
+    const response = await fetch(url, asUser("alice"));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Retry-After")).toBe("5");
+    expect(((await response.json()) as { type: string }).type).toBe(problemType("store_unavailable"));
+    expect(upstream.emulator.stats.mintRequests).toBe(before);
+    expect(logger.lines.join("\n")).toMatch(/token store failed/);
+  });
+
+  it.each(["memory", "open"] as const)("keeps serving from this process's memory under %s, reuse and usage reports included", async (policy) => {
+    const { url } = await serverWith(policy);
+    const first = await fetch(url, asUser("bob"));
+    expect(first.status).toBe(200);
+    const { sessionToken } = (await first.json()) as { sessionToken: string };
+    const again = (await (await fetch(url, asUser("bob"))).json()) as { sessionToken: string };
+    expect(again.sessionToken).toBe(sessionToken);
+
+    const report = await fetch(`${url}/usage`, asUser("bob", { sessionToken, event: "started" }));
+    expect(report.status).toBe(204);
+    const fresh = (await (await fetch(url, asUser("bob"))).json()) as { sessionToken: string };
+    expect(fresh.sessionToken).not.toBe(sessionToken);
+  });
+});
