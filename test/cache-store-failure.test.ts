@@ -1,8 +1,8 @@
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
 import { anam, createTokenHandler, problemType } from "../src/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
+import { sparePort } from "./support/ports.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 
 // The token cache on a Redis that does not answer: the store failure policy decides, and a store
@@ -14,12 +14,8 @@ const stores: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  // A port that was just free: nothing listens there, so every connection is refused.
-  const probe = createServer().listen(0, "127.0.0.1");
-  await new Promise((resolve) => probe.once("listening", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  deadRedisUrl = `redis://127.0.0.1:${port}`;
+  // Nothing listens on a spare port, so every connection is refused.
+  deadRedisUrl = `redis://127.0.0.1:${await sparePort()}`;
 });
 afterAll(async () => {
   await Promise.all(stores.map((store) => store.close()));

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { sparePort } from "./support/ports.ts";
 
 /**
  * Starts every example, and the standalone server, as a real process under its runtime (Node
@@ -38,20 +38,12 @@ afterAll(async () => {
   await Promise.all([...running].map(stop));
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /**
  * Starts `file` under `runtime` and resolves with its origin and what it printed, once it listens
  * and has printed its sample curl command (the last thing each of them prints).
  */
 async function start(file: string, runtime: Runtime): Promise<{ origin: string; output: () => string; child: ChildProcess }> {
-  const port = await freePort();
+  const port = await sparePort();
   const [command, ...args] = commands[runtime](file);
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), NO_COLOR: "1" };
   delete env.ANAM_API_KEY;

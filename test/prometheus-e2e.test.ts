@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { spawnServer, userToken, type ServerProcess } from "./support/otel-process.ts";
+import { sparePort } from "./support/ports.ts";
 
 // A real backend: Prometheus (the Debian package, which .ci/run installs) scrapes the standalone
 // server's /metrics while the test asks for tokens, and PromQL over its HTTP API must count them.
@@ -19,15 +19,6 @@ let prometheus: ChildProcess | undefined;
 let prometheusUrl: string;
 let workDir: string;
 let prometheusLog = "";
-
-/** A loopback port nobody holds right now. */
-async function sparePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   expect(hasPrometheus, "the `prometheus` binary is needed: apt-get install prometheus (.ci/run does it)").toBe(true);

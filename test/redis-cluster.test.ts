@@ -5,29 +5,18 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
 import type { RateLimitAlgorithm } from "../src/rate-limit/types.ts";
+import { sparePort } from "./support/ports.ts";
 
 let port = 0;
 let server: ChildProcess | undefined;
 let cluster: Cluster | undefined;
 const directory = mkdtempSync(join(tmpdir(), "tollgate-cluster-"));
-
-async function sparePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   port = await sparePort();

@@ -3,11 +3,11 @@
  * port, so stopping it leaves the shared Redis that other test files use alone.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore, type RedisStore } from "../adapters/redis.ts";
 import { createRateLimiter, StoreUnavailableError, type StoreFailurePolicy } from "../src/rate-limit/index.ts";
 import { Redis } from "ioredis";
+import { sparePort } from "./support/ports.ts";
 
 const STORE_TIMEOUT_MS = 250;
 // A decision may take the timeout plus scheduling slack on a busy machine, never seconds more.
@@ -15,17 +15,6 @@ const HANG_BOUND_MS = STORE_TIMEOUT_MS + 1_500;
 
 let port = 0;
 let server: ChildProcess | undefined;
-
-async function sparePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(): Promise<void> {
   server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
