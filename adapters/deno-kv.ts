@@ -23,9 +23,9 @@
  * The adapter names only the parts of the Deno.Kv API it uses, so it type-checks without Deno's
  * globals and runs on any runtime that hands it a Kv.
  */
-import { assertValidRule, rateLimitStep, type RateLimitState } from "../src/rate-limit/algorithms.ts";
+import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
-import type { CacheStore } from "../src/store/types.ts";
+import type { CacheEnvelope, CacheStore } from "../src/store/types.ts";
 
 type KvKey = readonly (string | number)[];
 
@@ -60,17 +60,6 @@ export interface DenoKvStoreOptions {
 }
 
 export interface DenoKvStore extends CacheStore, RateLimitStore {}
-
-interface CacheEnvelope {
-  value: unknown;
-  expiresAt: number;
-}
-
-interface LimitEnvelope {
-  algorithm: RateLimitAlgorithm;
-  state: RateLimitState;
-  expiresAt: number;
-}
 
 export class DenoKvContentionError extends Error {
   constructor(attempts: number) {

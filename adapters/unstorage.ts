@@ -24,9 +24,9 @@
  */
 import type { Storage } from "unstorage";
 import { redisRateLimitStore } from "./redis.ts";
-import { assertValidRule, rateLimitStep, type RateLimitState } from "../src/rate-limit/algorithms.ts";
+import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
-import type { CacheStore } from "../src/store/types.ts";
+import type { CacheEnvelope, CacheStore } from "../src/store/types.ts";
 
 export interface UnstorageStoreOptions {
   /** An unstorage Storage, any driver. */
@@ -42,19 +42,6 @@ export interface UnstorageStoreOptions {
 export interface UnstorageStore extends CacheStore, RateLimitStore {
   /** `atomic` on the Redis driver, `best-effort` on any other. */
   readonly rateLimitMode: "atomic" | "best-effort";
-}
-
-/** What is kept under a cache key: the value and when it stops being valid. */
-interface CacheEnvelope {
-  value: unknown;
-  expiresAt: number;
-}
-
-/** What is kept under a rate-limit key on a driver without atomic operations. */
-interface LimitEnvelope {
-  algorithm: RateLimitAlgorithm;
-  state: RateLimitState;
-  expiresAt: number;
 }
 
 /** The ioredis client behind unstorage's Redis driver, when that is the driver for `key`. */

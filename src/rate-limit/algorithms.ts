@@ -34,6 +34,13 @@ export interface TokenBucketState {
 
 export type RateLimitState = FixedWindowState | SlidingWindowState | TokenBucketState;
 
+/** What a key-value store keeps under a rate-limit key: the algorithm's state and its expiry. */
+export interface LimitEnvelope {
+  algorithm: RateLimitAlgorithm;
+  state: RateLimitState;
+  expiresAt: number;
+}
+
 /** A decision, the state to keep, and when that state may be forgotten without changing any answer. */
 export interface RateLimitStep<S> {
   decision: RateLimitDecision;

@@ -15,3 +15,12 @@ export interface CacheStore {
   /** Removes `key`; removing an absent key is not an error. */
   delete(key: string): Promise<void>;
 }
+
+/**
+ * What a store without native expiry keeps under a cache key: the value and when it stops being
+ * valid, so that a read can tell a stale entry from a live one.
+ */
+export interface CacheEnvelope {
+  value: unknown;
+  expiresAt: number;
+}
