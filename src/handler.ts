@@ -168,7 +168,10 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   async function checkRateLimits(user: U, request: Request, context: Partial<LifecycleEvent>): Promise<Headers | undefined> {
     if (!limiter) return undefined;
     const check = await limiter.check({ user, request, personaType: context.personaType! });
-    if (check.allowed) return check.headers;
+    if (check.allowed) {
+      context.rateLimit = "allowed";
+      return check.headers;
+    }
     const refusal = check.decisions.find((decision) => !decision.allowed)!;
     event("rate_limited", { ...context, status: 429, limit: refusal.name });
     throw new TollgateError("rate_limited", {

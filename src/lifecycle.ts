@@ -53,6 +53,11 @@ export interface LifecycleEvent {
   reason?: string;
   /** The limit that refused the request (`rate_limited`). */
   limit?: string;
+  /**
+   * `allowed` on a request's last event (`issued` or `failed`) once its rate limits let it
+   * through, so that decisions can be counted by outcome; a refusal is the `rate_limited` event.
+   */
+  rateLimit?: "allowed";
 }
 
 export type EventListener = (event: LifecycleEvent) => void;

@@ -286,6 +286,7 @@ describe("denials", () => {
 
     const metrics = await telemetry.metrics();
     expect(counterValue(metrics.get("tollgate.rate_limit.decisions"), { "tollgate.rate_limit.outcome": "rejected", "tollgate.rate_limit.name": "per-user" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.rate_limit.decisions"), { "tollgate.rate_limit.outcome": "allowed" })).toBe(1);
     expect(metrics.get("tollgate.rate_limit.decisions")?.descriptor.unit).toBe("{decision}");
     expect(counterValue(metrics.get("tollgate.token.failures"))).toBe(0);
     expect(counterValue(metrics.get("tollgate.tokens.issued"))).toBe(1);

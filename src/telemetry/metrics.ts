@@ -44,7 +44,7 @@ function createTokenMetrics(meter: Meter): TokenMetrics {
   return {
     requests: meter.createCounter("tollgate.token.requests", { unit: "{request}", description: "Token requests received." }),
     denials: meter.createCounter("tollgate.token.denials", { unit: "{request}", description: "Token requests refused by authentication (401) or authorization (403)." }),
-    rateLimitDecisions: meter.createCounter("tollgate.rate_limit.decisions", { unit: "{decision}", description: "Rate-limit decisions that refused a token request, by outcome." }),
+    rateLimitDecisions: meter.createCounter("tollgate.rate_limit.decisions", { unit: "{decision}", description: "Rate-limit decisions on token requests, by outcome (allowed or rejected)." }),
     cacheHits: meter.createCounter("tollgate.cache.hits", { unit: "{token}", description: "Token requests answered from the reuse cache." }),
     mintAttempts: meter.createCounter("tollgate.upstream.mint.attempts", { unit: "{attempt}", description: "Upstream mint attempts, first attempts and retries." }),
     mintRetries: meter.createCounter("tollgate.upstream.mint.retries", { unit: "{retry}", description: "Upstream mint attempts that failed and were retried, by error.type." }),
@@ -71,6 +71,11 @@ export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent)
   const base: Attributes = { [ATTR.provider]: event.provider };
   const persona: Attributes = event.personaType === undefined ? base : { ...base, [ATTR.personaType]: safeName(event.personaType) };
   const failure: Attributes = { ...persona, [ATTR.errorType]: safeName(event.errorType) ?? "unknown" };
+
+  // A request that passed its limits says so on its last event, issued or failed.
+  if (event.rateLimit === "allowed" && (event.name === "issued" || event.name === "failed")) {
+    metrics.rateLimitDecisions.add(1, { ...persona, [ATTR.rateLimitOutcome]: "allowed" });
+  }
 
   switch (event.name) {
     case "requested":
