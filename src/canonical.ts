@@ -6,9 +6,56 @@ import canonicalize from "canonicalize";
  * characters outside Latin-1). Store keys built from it carry neither a config nor a user id.
  */
 export async function digest(value: unknown): Promise<string> {
+  return sha256Hex(canonicalJson(value));
+}
+
+/** The RFC 8785 canonical JSON of `value`; a TypeError when it has no JSON form. */
+export function canonicalJson(value: unknown): string {
   const text = canonicalize(value);
   if (text === undefined) throw new TypeError("Cannot digest a value that has no JSON form");
-  return sha256Hex(text);
+  return text;
+}
+
+/**
+ * A deeply frozen copy of `value` when it is plain JSON-like data (objects with the ordinary
+ * prototype or none, arrays, strings, finite numbers, booleans, null, and undefined fields),
+ * otherwise undefined. Data
+ * that cannot change can be checked and serialised once instead of on every request.
+ */
+export function frozenDataCopy(value: unknown): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== "object") return undefined;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    for (const item of value) {
+      const frozen = frozenDataCopy(item);
+      if (frozen === undefined) return undefined;
+      copy.push(frozen);
+    }
+    return Object.freeze(copy);
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    // Kept as it is, so that the copy has the same keys as the original.
+    if (item === undefined) {
+      copy[key] = undefined;
+      continue;
+    }
+    const frozen = frozenDataCopy(item);
+    if (frozen === undefined) return undefined;
+    copy[key] = frozen;
+  }
+  return Object.freeze(copy);
+}
+
+/** Whether `value` and everything it holds is frozen, so that it can never change. */
+export function isDeeplyFrozen(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (!Object.isFrozen(value)) return false;
+  return Object.values(value).every(isDeeplyFrozen);
 }
 
 /**

@@ -4,7 +4,7 @@ import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
-import { userTag } from "./canonical.ts";
+import { frozenDataCopy, userTag } from "./canonical.ts";
 import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
 import { createRateLimiter, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "./rate-limit/index.ts";
 import type { RateLimitStore } from "./rate-limit/types.ts";
@@ -275,7 +275,10 @@ function personaResolver<U extends User>(personas: TokenHandlerOptions<U>["perso
   }
   const configs = new Map<string, unknown>();
   for (const [personaType, config] of Object.entries(personas)) {
-    configs.set(personaType, checkedServerConfig(config, parseConfig, personaType, true));
+    const checked = checkedServerConfig(config, parseConfig, personaType, true);
+    // A frozen copy can never change, so the issuer may check and serialise it once rather than on
+    // every request. A config that is not plain data is kept as it is and checked each time.
+    configs.set(personaType, frozenDataCopy(checked) ?? checked);
   }
   return (personaType) => {
     if (!configs.has(personaType)) throw unknownPersona(personaType);

@@ -1,5 +1,5 @@
 import { decodeJwt } from "jose";
-import { digest, fingerprint, sha256Hex, userDigest } from "./canonical.ts";
+import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, userDigest } from "./canonical.ts";
 import { TollgateError } from "./errors.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import type { Provider } from "./provider.ts";
@@ -78,6 +78,12 @@ export interface TokenIssuer {
   readonly provider: Provider<unknown>;
 }
 
+/** A persona config as the provider checked it, with its canonical JSON. */
+interface CheckedConfig<Config> {
+  config: Config;
+  canonical: string;
+}
+
 /** What the reuse cache holds under a request's key. */
 interface ReusableToken {
   token: string;
@@ -106,15 +112,47 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
   const emit = fanOut([telemetryListener(options), options.onEvent]);
   const mintAttempt = tracedMint(provider, tollgateTracer(options.tracerProvider));
   const flights = new Map<string, Flight<IssuedToken>>();
+  // Configs that can never change (deeply frozen, as the handler makes its persona map's), checked
+  // and serialised once. Any other config is checked on every request: it may have changed since.
+  const checkedConfigs = new WeakMap<object, CheckedConfig<Config>>();
+  const providerJson = canonicalJson(provider.name);
+
+  function checkConfig(input: unknown): CheckedConfig<Config> {
+    const known = typeof input === "object" && input !== null ? checkedConfigs.get(input) : undefined;
+    if (known) return known;
+    const config = provider.parseConfig(input);
+    const canonical = canonicalJson(config);
+    if (typeof input === "object" && input !== null && isDeeplyFrozen(input)) {
+      // What is remembered is frozen as well, so no request can change what the next one gets.
+      const frozen = frozenDataCopy(config) as Config | undefined;
+      if (frozen !== undefined) {
+        const checked = { config: frozen, canonical };
+        checkedConfigs.set(input, checked);
+        return checked;
+      }
+    }
+    return { config, canonical };
+  }
+
+  /**
+   * The digest of the canonical JSON of { provider, config, user }, the reuse cache's key. The
+   * text is put together from the config's canonical JSON (keys in the sorted order RFC 8785
+   * gives them), which is the same text as canonicalising the whole object, without serialising
+   * the config again.
+   */
+  function reuseKeyOf(checked: CheckedConfig<Config>, userId: string): Promise<string> {
+    return sha256Hex(`{"config":${checked.canonical},"provider":${providerJson},"user":${canonicalJson(userId)}}`);
+  }
 
   function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
     emit({ name, time: Date.now(), provider: provider.name, ...fields });
   }
 
   async function issue(request: IssueRequest): Promise<IssuedToken> {
-    const config = provider.parseConfig(request.config);
+    const checked = checkConfig(request.config);
+    const config = checked.config;
     const owner = await userDigest(request.userId);
-    const reuseKey = `${KEY_PREFIX}reuse:${await digest({ provider: provider.name, config, user: request.userId })}`;
+    const reuseKey = `${KEY_PREFIX}reuse:${await reuseKeyOf(checked, request.userId)}`;
     const context = { personaType: request.personaType, user: owner.slice(0, 12) };
 
     if (reuseMarginMs !== undefined) {

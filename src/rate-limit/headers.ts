@@ -18,9 +18,20 @@ export interface NamedDecision extends RateLimitDecision {
 
 /** An sf-string (RFC 8941 §3.3.3): printable ASCII with `"` and `\` escaped. */
 function sfString(value: string): string {
+  const known = quotedNames.get(value);
+  if (known !== undefined) return known;
   if (!/^[\x20-\x7e]*$/.test(value)) throw new TypeError("rate limit: a policy name must be printable ASCII");
-  return `"${value.replace(/[\\"]/g, "\\$&")}"`;
+  const quoted = `"${value.replace(/[\\"]/g, "\\$&")}"`;
+  if (quotedNames.size < MAX_QUOTED_NAMES) quotedNames.set(value, quoted);
+  return quoted;
 }
+
+/**
+ * Policy names already quoted. Every allowed request carries both fields, and the names are the
+ * few a limiter was made with, so checking and escaping them again each time is wasted work.
+ */
+const quotedNames = new Map<string, string>();
+const MAX_QUOTED_NAMES = 1_000;
 
 export function rateLimitPolicyField(decisions: readonly NamedDecision[]): string {
   return decisions.map((d) => `${sfString(d.name)};q=${d.limit};w=${Math.max(1, Math.ceil(d.windowMs / 1000))}`).join(", ");
