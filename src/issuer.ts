@@ -1,6 +1,6 @@
-import { decodeJwt } from "jose";
 import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, userDigest } from "./canonical.ts";
 import { TollgateError } from "./errors.ts";
+import { claimedExpiry } from "./token-claims.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import type { Provider } from "./provider.ts";
 import { RetriesExhausted, RetryBudget, resolveRetryOptions, withRetries, type ResolvedRetryOptions } from "./retry.ts";
@@ -260,15 +260,6 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
 
 async function recordKey(token: string): Promise<string> {
   return `${KEY_PREFIX}token:${await sha256Hex(token)}`;
-}
-
-function claimedExpiry(token: string): number | undefined {
-  try {
-    const { exp } = decodeJwt(token);
-    return typeof exp === "number" ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

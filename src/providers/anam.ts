@@ -1,4 +1,4 @@
-import { decodeJwt } from "jose";
+import { claimedExpiry } from "../token-claims.ts";
 import { InvalidUpstreamResponse, UpstreamError, type FailureClass, type MintRequest, type MintedToken, type Provider } from "../provider.ts";
 import { AttemptTimeout, resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from "../retry.ts";
 import { parsePersonaConfig, type PersonaConfig, type SchemaOptions, type SessionOptions } from "../schema.ts";
@@ -103,13 +103,7 @@ function readSessionToken(text: string): string {
 
 /** The token's own `exp` claim where it has one; otherwise the documented lifetime from now. */
 export function expiryOf(token: string, mintedAt: number): number {
-  try {
-    const { exp } = decodeJwt(token);
-    if (typeof exp === "number" && Number.isFinite(exp)) return exp * 1000;
-  } catch {
-    // Not a JWT we can read: fall through to the documented lifetime.
-  }
-  return mintedAt + DEFAULT_TOKEN_LIFETIME_MS;
+  return claimedExpiry(token) ?? mintedAt + DEFAULT_TOKEN_LIFETIME_MS;
 }
 
 /** Anam's error bodies carry `message` or `error`; keep it short, it is for the operator's log. */
