@@ -12,6 +12,7 @@
  *   });
  *   const { allowed, headers } = await limiter.check({ user });
  */
+import { sha256Hex } from "../canonical.ts";
 import { assertValidRule, RATE_LIMIT_ALGORITHMS } from "./algorithms.ts";
 import { StoreUnavailableError } from "./errors.ts";
 import { rateLimitHeaders, type NamedDecision } from "./headers.ts";
@@ -138,27 +139,8 @@ function userIdOf(context: RateLimitContext, limitName: string): string {
 }
 
 /** Hex SHA-256 (first 128 bits) of a limit's key, so that store keys never hold a raw user id. */
-async function sha256Hex(value: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
-  let hex = "";
-  for (const byte of new Uint8Array(digest, 0, 16)) hex += byte.toString(16).padStart(2, "0");
-  return hex;
-}
-
-/**
- * WebCrypto's digest is asynchronous and costs far more than a decision on the memory store, and
- * the same users come back again and again: the hashes of recent keys are kept, a bounded number.
- */
-function keyHasher(maxEntries = 10_000): (value: string) => Promise<string> {
-  const recent = new Map<string, string>();
-  return async (value) => {
-    const known = recent.get(value);
-    if (known !== undefined) return known;
-    const hashed = await sha256Hex(value);
-    if (recent.size >= maxEntries) recent.delete(recent.keys().next().value as string);
-    recent.set(value, hashed);
-    return hashed;
-  };
+async function keyDigest(value: string): Promise<string> {
+  return (await sha256Hex(value)).slice(0, 32);
 }
 
 class StoreTimeoutError extends Error {
@@ -187,7 +169,6 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
   const store = options.store ?? memoryRateLimitStore();
   const now = options.now ?? Date.now;
   let fallback: RateLimitStore | undefined;
-  const hashKey = keyHasher();
 
   async function decide(limit: CompiledLimit<C>, key: string, cost: number): Promise<{ decision?: RateLimitDecision; degraded?: "open" | "memory" }> {
     try {
@@ -222,7 +203,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         if (!Number.isSafeInteger(cost) || cost < 1 || cost > limit.rule.limit) {
           throw new TypeError(`rate limit "${limit.name}": cost() must return an integer from 1 to ${limit.rule.limit}`);
         }
-        const result = await decide(limit, `${limit.name}:${await hashKey(keyValue)}`, cost);
+        const result = await decide(limit, `${limit.name}:${await keyDigest(keyValue)}`, cost);
         if (result.degraded) degraded = result.degraded;
         if (!result.decision) continue;
         decisions.push({ name: limit.name, windowMs: limit.rule.windowMs, ...result.decision });
