@@ -6,7 +6,7 @@ import canonicalize from "canonicalize";
  * characters outside Latin-1). Store keys built from it carry neither a config nor a user id.
  */
 export async function digest(value: unknown): Promise<string> {
-  return sha256Hex(canonicalJson(value));
+  return await sha256Hex(canonicalJson(value));
 }
 
 /** The RFC 8785 canonical JSON of `value`; a TypeError when it has no JSON form. */
@@ -69,9 +69,19 @@ const MEMO_MAX_INPUT_CHARS = 16_384;
 const memo = new Map<string, string>();
 let memoChars = 0;
 
-export async function sha256Hex(text: string): Promise<string> {
-  const known = memo.get(text);
-  if (known !== undefined) return known;
+/** A value now, or a promise of it: what the helpers below give, so that `await` works on both. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The hex SHA-256 of `text`. A digest remembered from before comes back as it is, not wrapped in a
+ * promise: a cache hit asks for several, and each promise and `await` frame is memory that the
+ * garbage collector must clear on every request.
+ */
+export function sha256Hex(text: string): MaybePromise<string> {
+  return memo.get(text) ?? computeSha256Hex(text);
+}
+
+async function computeSha256Hex(text: string): Promise<string> {
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   let hex = "";
   for (const byte of new Uint8Array(bytes)) hex += byte.toString(16).padStart(2, "0");
@@ -89,17 +99,25 @@ function remember(text: string, hex: string) {
   }
 }
 
+/** `then` for a MaybePromise: runs `next` at once on a value, after it on a promise. */
+export function andThen<T, U>(value: MaybePromise<T>, next: (value: T) => U): MaybePromise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+const TAG_LENGTH = 12;
+const shortTag = (hex: string) => hex.slice(0, TAG_LENGTH);
+
 /** A short, non-reversible name for a token, for logs and telemetry. */
-export async function fingerprint(secret: string): Promise<string> {
-  return (await sha256Hex(secret)).slice(0, 12);
+export function fingerprint(secret: string): MaybePromise<string> {
+  return andThen(sha256Hex(secret), shortTag);
 }
 
 /** What stores remember a user by: a hash of the id, never the id. */
-export async function userDigest(userId: string): Promise<string> {
+export function userDigest(userId: string): MaybePromise<string> {
   return sha256Hex(`user:${userId}`);
 }
 
 /** How events and logs name a user: a short prefix of the digest. */
-export async function userTag(userId: string): Promise<string> {
-  return (await userDigest(userId)).slice(0, 12);
+export function userTag(userId: string): MaybePromise<string> {
+  return andThen(userDigest(userId), shortTag);
 }

@@ -149,7 +149,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       context.personaType = body.personaType;
     }
 
-    const rateLimitHeaders = await checkRateLimits(user, request, context);
+    const rateLimitFields = await checkRateLimits(user, request, context);
     const issued = await issuer.issue({
       config,
       userId: user.id,
@@ -161,23 +161,23 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       },
     });
     event("issued", { ...context, cacheHit: issued.cacheHit });
-    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, { headers: rateLimitHeaders });
+    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, { headers: rateLimitFields });
   }
 
   /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries too. */
-  async function checkRateLimits(user: U, request: Request, context: Partial<LifecycleEvent>): Promise<Headers | undefined> {
+  async function checkRateLimits(user: U, request: Request, context: Partial<LifecycleEvent>): Promise<Record<string, string> | undefined> {
     if (!limiter) return undefined;
     const check = await limiter.check({ user, request, personaType: context.personaType! });
     if (check.allowed) {
       context.rateLimit = "allowed";
-      return check.headers;
+      return check.fields;
     }
     const refusal = check.decisions.find((decision) => !decision.allowed)!;
     event("rate_limited", { ...context, status: 429, limit: refusal.name });
     throw new TollgateError("rate_limited", {
       detail: `Rate limit "${refusal.name}" reached; retry in ${refusal.retryAfter} s`,
       retryAfter: refusal.retryAfter,
-      headers: check.headers,
+      headers: check.fields,
     });
   }
 
@@ -215,7 +215,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
 
   const handler = (request: Request): Promise<Response> => {
     const context: Partial<LifecycleEvent> = {};
-    const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
+    const isUsage = pathOf(request.url).replace(/\/+$/, "").endsWith("/usage");
     return traceRoute(tracer, isUsage ? "usage" : "issue", provider.name, context, async () => {
       try {
         if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
@@ -228,6 +228,19 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     });
   };
   return Object.assign(handler, { issuer });
+}
+
+/**
+ * The path of an absolute URL as a runtime gives `request.url`: what lies between the authority
+ * and any query or fragment. Found with string searches, which cost far less than parsing a URL.
+ */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  const fragment = url.indexOf("#", start);
+  const end = Math.min(query === -1 ? url.length : query, fragment === -1 ? url.length : fragment);
+  return url.slice(start, end);
 }
 
 function isRateLimitStore(store: unknown): store is RateLimitStore {

@@ -67,12 +67,14 @@ function tooLarge(maxBytes: number) {
 }
 
 /**
- * A JSON response that no cache keeps. A `Headers` passed in becomes the response's own: the JSON
- * fields are set on it rather than on a copy, which on the cache-hit path is measurably cheaper.
+ * A JSON response that no cache keeps. A record of `headers` passed in becomes the response's own:
+ * the JSON fields are added to it, not to a copy. Measured on the cache-hit path, a plain record is
+ * the cheapest form of headers on every runtime, and on Node one made by spreading costs several
+ * microseconds more than one filled in place.
  */
-export function jsonResponse(body: unknown, init: { status?: number; headers?: Headers } = {}): Response {
-  const headers = init.headers ?? new Headers();
-  headers.set("Content-Type", "application/json");
-  headers.set("Cache-Control", "no-store");
+export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  const headers = init.headers ?? {};
+  headers["Content-Type"] = "application/json";
+  headers["Cache-Control"] = "no-store";
   return new Response(JSON.stringify(body), { status: init.status ?? 200, headers });
 }

@@ -19,6 +19,7 @@ export {
   createRateLimiter,
   memoryRateLimitStore,
   parseRateLimit,
+  rateLimitFields,
   rateLimitHeaders,
   StoreUnavailableError,
   DEFAULT_RATE_LIMIT,

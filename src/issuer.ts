@@ -1,4 +1,4 @@
-import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, userDigest } from "./canonical.ts";
+import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, userDigest, type MaybePromise } from "./canonical.ts";
 import { TollgateError } from "./errors.ts";
 import { claimedExpiry } from "./token-claims.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
@@ -105,7 +105,8 @@ const KEY_PREFIX = "tollgate:";
 
 export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): TokenIssuer {
   const { provider } = options;
-  const store = withFailurePolicy(options.store ?? memoryCache(), options.onStoreError ?? "closed", options.onStoreFailure);
+  // The embedded cache cannot fail, so it needs no failure policy around it (nor its cost per call).
+  const store = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : memoryCache();
   const reuseMarginMs = options.reuse === false ? undefined : (options.reuse?.marginMs ?? DEFAULT_REUSE_MARGIN_MS);
   const retry = provider.retry ?? resolveRetryOptions();
   const budget = new RetryBudget(retry.budgetRatio, retry.budgetMinRetries);
@@ -140,7 +141,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
    * gives them), which is the same text as canonicalising the whole object, without serialising
    * the config again.
    */
-  function reuseKeyOf(checked: CheckedConfig<Config>, userId: string): Promise<string> {
+  function reuseKeyOf(checked: CheckedConfig<Config>, userId: string): MaybePromise<string> {
     return sha256Hex(`{"config":${checked.canonical},"provider":${providerJson},"user":${canonicalJson(userId)}}`);
   }
 

@@ -46,6 +46,14 @@ describe("the token route", () => {
     expect(lifetimeMs).toBeLessThanOrEqual(60 * 60 * 1000);
   });
 
+  it("routes by the URL's path alone, whatever its query, fragment or trailing slash", async () => {
+    const minted = await fetch(`${url}?next=/usage`, asUser("alice"));
+    expect(minted.status).toBe(200);
+    const { sessionToken } = (await minted.json()) as { sessionToken: string };
+    const report = await fetch(`${url}/usage/?from=/session-token#top`, asUser("alice", { sessionToken, event: "started" }));
+    expect(report.status).toBe(204);
+  });
+
   it("refuses other methods with 405 and Allow", async () => {
     const response = await fetch(url, { method: "GET" });
     expect(response.status).toBe(405);

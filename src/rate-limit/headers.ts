@@ -33,23 +33,47 @@ function sfString(value: string): string {
 const quotedNames = new Map<string, string>();
 const MAX_QUOTED_NAMES = 1_000;
 
+/** One policy's item in `RateLimit-Policy`: its quota and window. Fixed for a limit, so made once. */
+export function policyItem(name: string, limit: number, windowMs: number): string {
+  return `${sfString(name)};q=${limit};w=${Math.max(1, Math.ceil(windowMs / 1000))}`;
+}
+
+/** One decision's item in `RateLimit`: what remains and when the quota is whole again. */
+export function rateLimitItem(decision: RateLimitDecision & { name: string }, now: number): string {
+  return `${sfString(decision.name)};r=${Math.max(0, decision.remaining)};t=${Math.max(0, Math.ceil((decision.resetAt - now) / 1000))}`;
+}
+
 export function rateLimitPolicyField(decisions: readonly NamedDecision[]): string {
-  return decisions.map((d) => `${sfString(d.name)};q=${d.limit};w=${Math.max(1, Math.ceil(d.windowMs / 1000))}`).join(", ");
+  return decisions.map((d) => policyItem(d.name, d.limit, d.windowMs)).join(", ");
 }
 
-export function rateLimitField(decisions: readonly NamedDecision[], now: number): string {
-  return decisions
-    .map((d) => `${sfString(d.name)};r=${Math.max(0, d.remaining)};t=${Math.max(0, Math.ceil((d.resetAt - now) / 1000))}`)
-    .join(", ");
+export function rateLimitField(decisions: ReadonlyArray<RateLimitDecision & { name: string }>, now: number): string {
+  return decisions.map((d) => rateLimitItem(d, now)).join(", ");
 }
 
-/** The fields for a set of decisions; `Retry-After` is the longest wait any refusal asks for. */
+/**
+ * The fields for a set of decisions, as a plain record; `Retry-After` is the longest wait any
+ * refusal asks for. A record rather than `Headers`: a response takes it in one step, where a
+ * `Headers` would be built and then copied.
+ */
+export function rateLimitFields(decisions: readonly NamedDecision[], now: number): Record<string, string> {
+  if (decisions.length === 0) return {};
+  return fieldsWithPolicy(rateLimitPolicyField(decisions), decisions, now);
+}
+
+/** As `rateLimitFields`, for a caller that keeps its policies' items made already. */
+export function fieldsWithPolicy(policyField: string, decisions: ReadonlyArray<RateLimitDecision & { name: string }>, now: number): Record<string, string> {
+  const fields: Record<string, string> = {
+    "RateLimit-Policy": policyField,
+    RateLimit: decisions.length === 1 ? rateLimitItem(decisions[0]!, now) : rateLimitField(decisions, now),
+  };
+  let retryAfter = -1;
+  for (const decision of decisions) if (!decision.allowed && decision.retryAfter > retryAfter) retryAfter = decision.retryAfter;
+  if (retryAfter >= 0) fields["Retry-After"] = String(retryAfter);
+  return fields;
+}
+
+/** The same fields as `Headers`. */
 export function rateLimitHeaders(decisions: readonly NamedDecision[], now: number): Headers {
-  const headers = new Headers();
-  if (decisions.length === 0) return headers;
-  headers.set("RateLimit-Policy", rateLimitPolicyField(decisions));
-  headers.set("RateLimit", rateLimitField(decisions, now));
-  const refused = decisions.filter((d) => !d.allowed);
-  if (refused.length > 0) headers.set("Retry-After", String(Math.max(...refused.map((d) => d.retryAfter))));
-  return headers;
+  return new Headers(rateLimitFields(decisions, now));
 }

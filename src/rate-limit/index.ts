@@ -12,16 +12,16 @@
  *   });
  *   const { allowed, headers } = await limiter.check({ user });
  */
-import { sha256Hex } from "../canonical.ts";
+import { andThen, sha256Hex, type MaybePromise } from "../canonical.ts";
 import { assertValidRule, RATE_LIMIT_ALGORITHMS } from "./algorithms.ts";
 import { StoreUnavailableError } from "./errors.ts";
-import { rateLimitHeaders, type NamedDecision } from "./headers.ts";
+import { fieldsWithPolicy, policyItem } from "./headers.ts";
 import { memoryRateLimitStore } from "./memory-store.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "./types.ts";
 
 export type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "./types.ts";
 export { memoryRateLimitStore, type MemoryRateLimitStoreOptions } from "./memory-store.ts";
-export { rateLimitHeaders } from "./headers.ts";
+export { rateLimitFields, rateLimitHeaders } from "./headers.ts";
 export { parseRateLimit } from "./parse.ts";
 export { StoreUnavailableError } from "./errors.ts";
 
@@ -82,7 +82,9 @@ export interface RateLimitCheck {
   /** One per limit decided, in order. Limits after a refusal are not consumed and not listed. */
   decisions: LimitDecision[];
   /** `RateLimit`, `RateLimit-Policy`, and `Retry-After` when refused. */
-  headers: Headers;
+  readonly headers: Headers;
+  /** The same fields as a plain record, made for this check: a response may take it as its own. */
+  readonly fields: Record<string, string>;
   /** The limit that refused the request. */
   refusedBy?: string;
   /** Set when the store failed and the `open` or `memory` policy decided instead. */
@@ -106,6 +108,8 @@ const POLICIES: readonly StoreFailurePolicy[] = ["closed", "open", "memory"];
 interface CompiledLimit<C> {
   name: string;
   rule: RateLimitRule;
+  /** Its item in `RateLimit-Policy`, made once. */
+  policyItem: string;
   cost: (context: C) => number;
   key: (context: C) => string | null | undefined;
 }
@@ -126,7 +130,7 @@ function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): Com
   }
   const cost = typeof limit.cost === "function" ? limit.cost : () => fixedCost;
   const key = limit.key ?? ((context: C) => userIdOf(context, limit.name));
-  return { name: limit.name, rule, cost, key };
+  return { name: limit.name, rule, policyItem: policyItem(limit.name, rule.limit, rule.windowMs), cost, key };
 }
 
 /** The default key: the signed-in user's id, or an error that says what is missing. */
@@ -139,9 +143,11 @@ function userIdOf(context: RateLimitContext, limitName: string): string {
 }
 
 /** Hex SHA-256 (first 128 bits) of a limit's key, so that store keys never hold a raw user id. */
-async function keyDigest(value: string): Promise<string> {
-  return (await sha256Hex(value)).slice(0, 32);
+function keyDigest(value: string): MaybePromise<string> {
+  return andThen(sha256Hex(value), firstHalf);
 }
+
+const firstHalf = (hex: string) => hex.slice(0, 32);
 
 class StoreTimeoutError extends Error {
   constructor(ms: number) {
@@ -156,6 +162,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new StoreTimeoutError(ms)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+class Check implements RateLimitCheck {
+  readonly allowed: boolean;
+  #headers: Headers | undefined;
+
+  constructor(
+    readonly decisions: LimitDecision[],
+    readonly fields: Record<string, string>,
+    readonly refusedBy?: string,
+    readonly degraded?: "open" | "memory",
+  ) {
+    this.allowed = refusedBy === undefined;
+  }
+
+  /** Made on first use: the handler takes `fields` and never needs it. */
+  get headers(): Headers {
+    return (this.#headers ??= new Headers(this.fields));
+  }
 }
 
 export function createRateLimiter<C extends RateLimitContext = RateLimitContext>(options: RateLimiterOptions<C> = {}): RateLimiter<C> {
@@ -192,7 +217,8 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
   return {
     limits: options.limits ?? [DEFAULT_RATE_LIMIT as NamedRateLimit<C>],
     async check(context) {
-      const decisions: Array<LimitDecision & { windowMs: number }> = [];
+      const decisions: LimitDecision[] = [];
+      const decided: Array<CompiledLimit<C>> = [];
       let degraded: "open" | "memory" | undefined;
       let refusedBy: string | undefined;
       for (const limit of limits) {
@@ -206,21 +232,17 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         const result = await decide(limit, `${limit.name}:${await keyDigest(keyValue)}`, cost);
         if (result.degraded) degraded = result.degraded;
         if (!result.decision) continue;
-        decisions.push({ name: limit.name, windowMs: limit.rule.windowMs, ...result.decision });
-        if (!result.decision.allowed) {
+        const { allowed, remaining, resetAt, retryAfter } = result.decision;
+        decisions.push({ name: limit.name, allowed, limit: result.decision.limit, remaining, resetAt, retryAfter });
+        decided.push(limit);
+        if (!allowed) {
           refusedBy = limit.name;
           break;
         }
       }
-      const headers = rateLimitHeaders(decisions as NamedDecision[], now());
-      const check: RateLimitCheck = {
-        allowed: refusedBy === undefined,
-        decisions: decisions.map(({ windowMs: _windowMs, ...decision }) => decision),
-        headers,
-      };
-      if (refusedBy !== undefined) check.refusedBy = refusedBy;
-      if (degraded) check.degraded = degraded;
-      return check;
+      if (decisions.length === 0) return new Check(decisions, {}, refusedBy, degraded);
+      const policyField = decided.length === 1 ? decided[0]!.policyItem : decided.map((limit) => limit.policyItem).join(", ");
+      return new Check(decisions, fieldsWithPolicy(policyField, decisions, now()), refusedBy, degraded);
     },
   };
 }

@@ -66,22 +66,69 @@ function createTokenMetrics(meter: Meter): TokenMetrics {
   };
 }
 
+/**
+ * The label sets a request's events use, for one provider and persona type. Every request for a
+ * persona asks for the same few, so they are made once and shared; frozen, since an SDK may keep
+ * the object it was given. Bounded: past MAX_CACHED_PERSONAS persona types a provider's sets are
+ * made afresh for each event, as they would be without the cache.
+ */
+interface LabelSets {
+  base: Attributes;
+  persona: Attributes;
+  issuedFromCache: Attributes;
+  issuedFresh: Attributes;
+  allowed: Attributes;
+}
+
+const MAX_CACHED_PERSONAS = 1_000;
+const labelSetsByProvider = new Map<string, Map<string | undefined, LabelSets>>();
+
+function labelSets(provider: string, personaType: string | undefined): LabelSets {
+  let byPersona = labelSetsByProvider.get(provider);
+  if (!byPersona) {
+    byPersona = new Map();
+    // Providers are the few an app was built with; the bound only guards against a misuse.
+    if (labelSetsByProvider.size < MAX_CACHED_PERSONAS) labelSetsByProvider.set(provider, byPersona);
+  }
+  let sets = byPersona.get(personaType);
+  if (!sets) {
+    sets = makeLabelSets(provider, personaType);
+    if (byPersona.size < MAX_CACHED_PERSONAS) byPersona.set(personaType, sets);
+  }
+  return sets;
+}
+
+function makeLabelSets(provider: string, personaType: string | undefined): LabelSets {
+  const base: Attributes = Object.freeze({ [ATTR.provider]: provider });
+  const persona: Attributes = personaType === undefined ? base : Object.freeze({ ...base, [ATTR.personaType]: safeName(personaType) });
+  return {
+    base,
+    persona,
+    issuedFromCache: Object.freeze({ ...persona, [ATTR.cacheHit]: true }),
+    issuedFresh: Object.freeze({ ...persona, [ATTR.cacheHit]: false }),
+    allowed: Object.freeze({ ...persona, [ATTR.rateLimitOutcome]: "allowed" }),
+  };
+}
+
+function failureLabels(persona: Attributes, event: LifecycleEvent): Attributes {
+  return { ...persona, [ATTR.errorType]: safeName(event.errorType) ?? "unknown" };
+}
+
 /** Records the metric points that `event` stands for. */
 export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent): void {
-  const base: Attributes = { [ATTR.provider]: event.provider };
-  const persona: Attributes = event.personaType === undefined ? base : { ...base, [ATTR.personaType]: safeName(event.personaType) };
-  const failure: Attributes = { ...persona, [ATTR.errorType]: safeName(event.errorType) ?? "unknown" };
+  const sets = labelSets(event.provider, event.personaType);
+  const { base, persona } = sets;
 
   // A request that passed its limits says so on its last event, issued or failed.
   if (event.rateLimit === "allowed" && (event.name === "issued" || event.name === "failed")) {
-    metrics.rateLimitDecisions.add(1, { ...persona, [ATTR.rateLimitOutcome]: "allowed" });
+    metrics.rateLimitDecisions.add(1, sets.allowed);
   }
 
   switch (event.name) {
     case "requested":
       return metrics.requests.add(1, base);
     case "denied":
-      return metrics.denials.add(1, failure);
+      return metrics.denials.add(1, failureLabels(persona, event));
     case "rate_limited": {
       const attributes: Attributes = { ...persona, [ATTR.rateLimitOutcome]: "rejected" };
       if (event.limit !== undefined) attributes[ATTR.rateLimitName] = safeName(event.limit);
@@ -92,12 +139,12 @@ export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent)
     case "minting":
       return metrics.mintAttempts.add(1, persona);
     case "retried":
-      return metrics.mintRetries.add(1, failure);
+      return metrics.mintRetries.add(1, failureLabels(persona, event));
     case "minted":
       if (event.durationMs !== undefined) metrics.mintDuration.record(event.durationMs / 1000, persona);
       return;
     case "issued":
-      return metrics.issued.add(1, { ...persona, [ATTR.cacheHit]: event.cacheHit === true });
+      return metrics.issued.add(1, event.cacheHit === true ? sets.issuedFromCache : sets.issuedFresh);
     case "used":
       metrics.used.add(1, base);
       return metrics.activeSessions.add(1, base);
@@ -108,6 +155,6 @@ export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent)
     case "evicted":
       return metrics.evictions.add(1, { ...base, [ATTR.evictionReason]: safeName(event.reason) ?? "unknown" });
     case "failed":
-      return metrics.failures.add(1, failure);
+      return metrics.failures.add(1, failureLabels(persona, event));
   }
 }
