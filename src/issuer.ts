@@ -82,7 +82,21 @@ export interface TokenIssuer {
 interface CheckedConfig<Config> {
   config: Config;
   canonical: string;
+  /** For a config that can never change: its users' keys, so a returning user costs one lookup. */
+  keysByUser?: Map<string, RequestKeys>;
 }
+
+/** Where a request for one user and config is found in the store, and how telemetry names its user. */
+interface RequestKeys {
+  /** The digest of the user id that token records hold. */
+  owner: string;
+  /** The short tag events carry. */
+  user: string;
+  reuseKey: string;
+}
+
+/** Users whose keys are remembered per config; past it the longest-remembered is forgotten first. */
+const MAX_REMEMBERED_USERS = 10_000;
 
 /** What the reuse cache holds under a request's key. */
 interface ReusableToken {
@@ -127,7 +141,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
       // What is remembered is frozen as well, so no request can change what the next one gets.
       const frozen = frozenDataCopy(config) as Config | undefined;
       if (frozen !== undefined) {
-        const checked = { config: frozen, canonical };
+        const checked = { config: frozen, canonical, keysByUser: new Map() };
         checkedConfigs.set(input, checked);
         return checked;
       }
@@ -145,6 +159,24 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     return sha256Hex(`{"config":${checked.canonical},"provider":${providerJson},"user":${canonicalJson(userId)}}`);
   }
 
+  async function keysOf(checked: CheckedConfig<Config>, userId: string): Promise<RequestKeys> {
+    const owner = await userDigest(userId);
+    return { owner, user: owner.slice(0, 12), reuseKey: `${KEY_PREFIX}reuse:${await reuseKeyOf(checked, userId)}` };
+  }
+
+  /** The request's keys: remembered for a config that can never change, else worked out anew. */
+  function requestKeys(checked: CheckedConfig<Config>, userId: string): MaybePromise<RequestKeys> {
+    const remembered = checked.keysByUser;
+    if (!remembered) return keysOf(checked, userId);
+    const known = remembered.get(userId);
+    if (known) return known;
+    return keysOf(checked, userId).then((keys) => {
+      if (remembered.size >= MAX_REMEMBERED_USERS) remembered.delete(remembered.keys().next().value!);
+      remembered.set(userId, keys);
+      return keys;
+    });
+  }
+
   function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
     emit({ name, time: Date.now(), provider: provider.name, ...fields });
   }
@@ -152,17 +184,16 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
   async function issue(request: IssueRequest): Promise<IssuedToken> {
     const checked = checkConfig(request.config);
     const config = checked.config;
-    const owner = await userDigest(request.userId);
-    const reuseKey = `${KEY_PREFIX}reuse:${await reuseKeyOf(checked, request.userId)}`;
-    const context = { personaType: request.personaType, user: owner.slice(0, 12) };
+    const { owner, user, reuseKey } = await requestKeys(checked, request.userId);
 
     if (reuseMarginMs !== undefined) {
       const cached = await store.get<ReusableToken>(reuseKey);
       if (cached && cached.expiresAt - reuseMarginMs > Date.now()) {
-        event("cache_hit", { ...context, token: await fingerprint(cached.token) });
+        event("cache_hit", { personaType: request.personaType, user, token: await fingerprint(cached.token) });
         return { token: cached.token, expiresAt: cached.expiresAt, cacheHit: true };
       }
     }
+    const context = { personaType: request.personaType, user };
 
     // Concurrent requests for one key share one upstream call.
     let flight = flights.get(reuseKey);
