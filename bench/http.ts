@@ -1,5 +1,5 @@
 import autocannon from "autocannon";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -8,11 +8,16 @@ import { parseArgs } from "node:util";
  * on each runtime, in one run, with autocannon on loopback. Not a test: it asserts nothing about
  * time, it measures and prints a Markdown table.
  *
- * Each case gets `duration` seconds in all, split into rounds that alternate which case goes
- * first, so that a machine getting busier or quieter during the run weighs on both alike.
+ * A third case, the floor, reads the credentials and the body and answers with the token route's
+ * four header fields, and nothing else: the part of the gap that any token route pays.
+ *
+ * Each case gets `duration` seconds in all, split into rounds that rotate which case goes first,
+ * so that a machine getting busier or quieter during the run weighs on all alike. With `--pin`
+ * (Linux, taskset) the server runs on CPU 0 and autocannon on CPU 1, so that they do not take
+ * turns on the same core.
  *
  *   npx tsx bench/http.ts                      # 10 s per case in 2 rounds, Node, Bun and Deno
- *   npx tsx bench/http.ts --duration 5 --runtimes node,bun
+ *   npx tsx bench/http.ts --duration 6 --rounds 3 --pin --runtimes node,bun
  */
 
 const { values } = parseArgs({
@@ -22,6 +27,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     rounds: { type: "string", default: "2" },
     runtimes: { type: "string", default: "node,bun,deno" },
+    pin: { type: "boolean", default: false },
   },
 });
 const duration = Number(values.duration);
@@ -37,15 +43,18 @@ const commands: Record<string, string[]> = {
   deno: [bin("deno"), "run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "bench/server.ts"],
 };
 
-interface Ports {
-  tollgate: number;
-  bare: number;
+const CASES = ["bare", "floor", "tollgate"] as const;
+type Case = (typeof CASES)[number];
+
+if (values.pin) execFileSync("taskset", ["-a", "-pc", "1", String(process.pid)], { stdio: "ignore" });
+
+interface Ports extends Record<Case, number> {
   control: number;
   userToken: string;
 }
 
 async function startServer(runtime: string): Promise<{ child: ChildProcess; ports: Ports }> {
-  const [command, ...args] = commands[runtime]!;
+  const [command, ...args] = values.pin ? ["taskset", "-c", "0", ...commands[runtime]!] : commands[runtime]!;
   const child = spawn(command!, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NO_COLOR: "1" } });
   const ports = await new Promise<Ports>((resolve, reject) => {
     let output = "";
@@ -91,29 +100,28 @@ const rows: string[] = [];
 for (const runtime of values.runtimes.split(",")) {
   const { child, ports } = await startServer(runtime);
   try {
-    await load(ports.bare, ports.userToken, warmup);
-    await load(ports.tollgate, ports.userToken, warmup);
-    const measured: Record<"bare" | "tollgate", Measure[]> = { bare: [], tollgate: [] };
+    for (const name of CASES) await load(ports[name], ports.userToken, warmup);
+    const measured: Record<Case, Measure[]> = { bare: [], floor: [], tollgate: [] };
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? (["bare", "tollgate"] as const) : (["tollgate", "bare"] as const);
+      const order = [...CASES.slice(round % CASES.length), ...CASES.slice(0, round % CASES.length)];
       for (const name of order) measured[name].push(await load(ports[name], ports.userToken, duration / rounds));
     }
-    const bare = combine(measured.bare);
-    const tollgate = combine(measured.tollgate);
+    const [bare, floor, tollgate] = CASES.map((name) => combine(measured[name])) as [Measure, Measure, Measure];
     // One upstream mint in all (the one that filled the cache) proves every measured request was a hit.
     const stats = (await (await fetch(`http://127.0.0.1:${ports.control}/`)).json()) as { tokensIssued: number };
     if (stats.tokensIssued !== 1) throw new Error(`${runtime}: ${stats.tokensIssued} upstream mints; expected only cache hits`);
-    const ratio = tollgate.requestsPerSecond / bare.requestsPerSecond;
+    const share = (m: Measure) => `${((m.requestsPerSecond / bare.requestsPerSecond) * 100).toFixed(0)}%`;
     const ms = (value: number) => value.toFixed(1);
     const cell = (m: Measure) => `${Math.round(m.requestsPerSecond).toLocaleString("en-US")} | ${ms(m.p50)} | ${ms(m.p99)}`;
-    rows.push(`| ${runtime} | ${cell(bare)} | ${cell(tollgate)} | ${(ratio * 100).toFixed(0)}% |`);
-    console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${(ratio * 100).toFixed(0)}%)`);
+    rows.push(`| ${runtime} | ${cell(bare)} | ${cell(floor)} | ${share(floor)} | ${cell(tollgate)} | ${share(tollgate)} |`);
+    console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, floor ${share(floor)}, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${share(tollgate)})`);
   } finally {
     child.kill("SIGTERM");
   }
 }
 
-console.log(`\n${connections} connections, ${duration} s per case in ${rounds} alternating rounds after ${warmup} s of warm-up; latency in ms (mean of the rounds' percentiles).\n`);
-console.log("| runtime | bare req/s | bare p50 | bare p99 | token route (cache hit) req/s | p50 | p99 | ratio |");
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+const placement = values.pin ? "server on CPU 0, autocannon on CPU 1" : "server and autocannon sharing the cores";
+console.log(`\n${connections} connections, ${duration} s per case in ${rounds} rotating rounds after ${warmup} s of warm-up, ${placement}; latency in ms (mean of the rounds' percentiles).\n`);
+console.log("| runtime | bare req/s | p50 | p99 | floor req/s | p50 | p99 | floor / bare | token route (cache hit) req/s | p50 | p99 | token route / bare |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);
