@@ -1,7 +1,7 @@
 import { trace } from "@opentelemetry/api";
 import { TollgateError, problemResponse } from "./errors.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
-import { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
+import { createTokenIssuer, type IssueRequest, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { frozenDataCopy, userTag } from "./canonical.ts";
@@ -150,16 +150,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     }
 
     const rateLimitFields = await checkRateLimits(user, request, context);
-    const issued = await issuer.issue({
-      config,
-      userId: user.id,
-      personaType: context.personaType,
-      // Read only when the issuer waits on the upstream: on some servers (srvx on Node) the first
-      // read of request.signal builds an AbortController and listeners, which a cache hit never needs.
-      get signal() {
-        return request.signal;
-      },
-    });
+    const issued = await issuer.issue(new HttpIssueRequest(config, user.id, context.personaType, request));
     event("issued", { ...context, cacheHit: issued.cacheHit });
     return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, { headers: rateLimitFields });
   }
@@ -215,7 +206,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
 
   const handler = (request: Request): Promise<Response> => {
     const context: Partial<LifecycleEvent> = {};
-    const isUsage = pathOf(request.url).replace(/\/+$/, "").endsWith("/usage");
+    const isUsage = isUsagePath(request.url);
     return traceRoute(tracer, isUsage ? "usage" : "issue", provider.name, context, async () => {
       try {
         if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
@@ -231,16 +222,39 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
 }
 
 /**
- * The path of an absolute URL as a runtime gives `request.url`: what lies between the authority
- * and any query or fragment. Found with string searches, which cost far less than parsing a URL.
+ * Whether an absolute URL, as a runtime gives `request.url`, names the usage route: its path (what
+ * lies between the authority and any query or fragment) ends in `/usage`, trailing slashes aside.
+ * Found with string searches, which cost far less than parsing the URL.
  */
-function pathOf(url: string): string {
+function isUsagePath(url: string): boolean {
   const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
+  if (start === -1) return false;
+  let end = url.length;
   const query = url.indexOf("?", start);
+  if (query !== -1) end = query;
   const fragment = url.indexOf("#", start);
-  const end = Math.min(query === -1 ? url.length : query, fragment === -1 ? url.length : fragment);
-  return url.slice(start, end);
+  if (fragment !== -1 && fragment < end) end = fragment;
+  while (end > start + 1 && url[end - 1] === "/") end--;
+  return url.startsWith("/usage", end - "/usage".length) && end - "/usage".length >= start;
+}
+
+/**
+ * What the handler asks the issuer for. `signal` is read from the HTTP request only when the issuer
+ * waits on the upstream: on some servers (srvx on Node) the first read of `request.signal` builds
+ * an AbortController and listeners, which a cache hit never needs. A class rather than an object
+ * literal with a getter, which V8 builds through a slow path on every request.
+ */
+class HttpIssueRequest implements IssueRequest {
+  constructor(
+    readonly config: unknown,
+    readonly userId: string,
+    readonly personaType: string | undefined,
+    private readonly request: Request,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.request.signal;
+  }
 }
 
 function isRateLimitStore(store: unknown): store is RateLimitStore {
