@@ -112,7 +112,12 @@ interface CompiledLimit<C> {
   policyItem: string;
   cost: (context: C) => number;
   key: (context: C) => string | null | undefined;
+  /** Store keys already made, by key value: a returning user's is looked up, not hashed and built. */
+  storeKeys: Map<string, string>;
 }
+
+/** Store keys remembered per limit; past it the longest-remembered is forgotten first. */
+const MAX_REMEMBERED_KEYS = 10_000;
 
 function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): CompiledLimit<C> {
   if (typeof limit.name !== "string" || !LIMIT_NAME.test(limit.name)) {
@@ -130,7 +135,7 @@ function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): Com
   }
   const cost = typeof limit.cost === "function" ? limit.cost : () => fixedCost;
   const key = limit.key ?? ((context: C) => userIdOf(context, limit.name));
-  return { name: limit.name, rule, policyItem: policyItem(limit.name, rule.limit, rule.windowMs), cost, key };
+  return { name: limit.name, rule, policyItem: policyItem(limit.name, rule.limit, rule.windowMs), cost, key, storeKeys: new Map() };
 }
 
 /** The default key: the signed-in user's id, or an error that says what is missing. */
@@ -142,9 +147,21 @@ function userIdOf(context: RateLimitContext, limitName: string): string {
   return id;
 }
 
-/** Hex SHA-256 (first 128 bits) of a limit's key, so that store keys never hold a raw user id. */
+/** Hex SHA-256 (first 128 bits) of a limit's key value, so that store keys never hold a raw user id. */
 function keyDigest(value: string): MaybePromise<string> {
   return andThen(sha256Hex(value), firstHalf);
+}
+
+/** The key a limit counts `keyValue` under in the store: `<limit name>:<digest>`. */
+function storeKeyOf<C>(limit: CompiledLimit<C>, keyValue: string): MaybePromise<string> {
+  const known = limit.storeKeys.get(keyValue);
+  if (known !== undefined) return known;
+  return andThen(keyDigest(keyValue), (digest) => {
+    const storeKey = `${limit.name}:${digest}`;
+    if (limit.storeKeys.size >= MAX_REMEMBERED_KEYS) limit.storeKeys.delete(limit.storeKeys.keys().next().value!);
+    limit.storeKeys.set(keyValue, storeKey);
+    return storeKey;
+  });
 }
 
 const firstHalf = (hex: string) => hex.slice(0, 32);
@@ -229,7 +246,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         if (!Number.isSafeInteger(cost) || cost < 1 || cost > limit.rule.limit) {
           throw new TypeError(`rate limit "${limit.name}": cost() must return an integer from 1 to ${limit.rule.limit}`);
         }
-        const result = await decide(limit, `${limit.name}:${await keyDigest(keyValue)}`, cost);
+        const result = await decide(limit, await storeKeyOf(limit, keyValue), cost);
         if (result.degraded) degraded = result.degraded;
         if (!result.decision) continue;
         const { allowed, remaining, resetAt, retryAfter } = result.decision;
