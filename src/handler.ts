@@ -152,7 +152,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     const rateLimitFields = await checkRateLimits(user, request, context);
     const issued = await issuer.issue(new HttpIssueRequest(config, user.id, context.personaType, request));
     event("issued", { ...context, cacheHit: issued.cacheHit });
-    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, { headers: rateLimitFields });
+    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, rateLimitFields);
   }
 
   /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries too. */

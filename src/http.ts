@@ -63,14 +63,17 @@ function tooLarge(maxBytes: number) {
 }
 
 /**
- * A JSON response that no cache keeps. A record of `headers` passed in becomes the response's own:
- * the JSON fields are added to it, not to a copy. Measured on the cache-hit path, a plain record is
- * the cheapest form of headers on every runtime, and on Node one made by spreading costs several
- * microseconds more than one filled in place.
+ * A JSON response that no cache keeps, with the rate-limit fields `RateLimit-Policy` and `RateLimit`
+ * when given. The headers are one fresh object literal: measured on the cache-hit path, that is the
+ * form every runtime's `Response` takes most cheaply (on Deno a record filled in afterwards costs
+ * about 1.5 us more, a `Headers` object more again).
  */
-export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
-  const headers = init.headers ?? {};
-  headers["Content-Type"] = "application/json";
-  headers["Cache-Control"] = "no-store";
-  return new Response(JSON.stringify(body), { status: init.status ?? 200, headers });
+export function jsonResponse(body: unknown, rateLimit?: Readonly<Record<string, string>>): Response {
+  const policy = rateLimit?.["RateLimit-Policy"];
+  const state = rateLimit?.RateLimit;
+  const headers: Record<string, string> =
+    policy === undefined || state === undefined
+      ? { "Content-Type": "application/json", "Cache-Control": "no-store" }
+      : { "RateLimit-Policy": policy, RateLimit: state, "Content-Type": "application/json", "Cache-Control": "no-store" };
+  return new Response(JSON.stringify(body), { headers });
 }
