@@ -11,12 +11,14 @@ import { parseArgs } from "node:util";
  * A third case, the floor, reads the credentials and the body and answers with the token route's
  * four header fields, and nothing else: the part of the gap that any token route pays.
  *
- * Each case gets `duration` seconds in all, split into rounds that rotate which case goes first,
- * so that a machine getting busier or quieter during the run weighs on all alike. With `--pin`
+ * Each case gets `duration` seconds in all, split into rounds that rotate which case goes first.
+ * The shares of the bare handler's rate are taken round by round, each case against the bare
+ * handler measured in the same round, and the table gives their median and range: a machine that
+ * gets busier or quieter during the run then moves both sides of a share together. With `--pin`
  * (Linux, taskset) the server runs on CPU 0 and autocannon on CPU 1, so that they do not take
  * turns on the same core.
  *
- *   npx tsx bench/http.ts                      # 10 s per case in 2 rounds, Node, Bun and Deno
+ *   npx tsx bench/http.ts                      # 10 s per case in 4 rounds, Node, Bun and Deno
  *   npx tsx bench/http.ts --duration 6 --rounds 3 --pin --runtimes node,bun
  */
 
@@ -25,7 +27,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "32" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "4" },
     runtimes: { type: "string", default: "node,bun,deno" },
     pin: { type: "boolean", default: false },
   },
@@ -110,18 +112,24 @@ for (const runtime of values.runtimes.split(",")) {
     // One upstream mint in all (the one that filled the cache) proves every measured request was a hit.
     const stats = (await (await fetch(`http://127.0.0.1:${ports.control}/`)).json()) as { tokensIssued: number };
     if (stats.tokensIssued !== 1) throw new Error(`${runtime}: ${stats.tokensIssued} upstream mints; expected only cache hits`);
-    const share = (m: Measure) => `${((m.requestsPerSecond / bare.requestsPerSecond) * 100).toFixed(0)}%`;
+    const share = (name: Case) => {
+      const shares = measured[name].map((m, round) => m.requestsPerSecond / measured.bare[round]!.requestsPerSecond).sort((a, b) => a - b);
+      const middle = shares.length / 2;
+      const median = shares.length % 2 ? shares[Math.floor(middle)]! : (shares[middle - 1]! + shares[middle]!) / 2;
+      const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
+      return `${percent(median)} (${percent(shares[0]!)}–${percent(shares.at(-1)!)})`;
+    };
     const ms = (value: number) => value.toFixed(1);
     const cell = (m: Measure) => `${Math.round(m.requestsPerSecond).toLocaleString("en-US")} | ${ms(m.p50)} | ${ms(m.p99)}`;
-    rows.push(`| ${runtime} | ${cell(bare)} | ${cell(floor)} | ${share(floor)} | ${cell(tollgate)} | ${share(tollgate)} |`);
-    console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, floor ${share(floor)}, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${share(tollgate)})`);
+    rows.push(`| ${runtime} | ${cell(bare)} | ${cell(floor)} | ${share("floor")} | ${cell(tollgate)} | ${share("tollgate")} |`);
+    console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, floor ${share("floor")}, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${share("tollgate")})`);
   } finally {
     child.kill("SIGTERM");
   }
 }
 
 const placement = values.pin ? "server on CPU 0, autocannon on CPU 1" : "server and autocannon sharing the cores";
-console.log(`\n${connections} connections, ${duration} s per case in ${rounds} rotating rounds after ${warmup} s of warm-up, ${placement}; latency in ms (mean of the rounds' percentiles).\n`);
+console.log(`\n${connections} connections, ${duration} s per case in ${rounds} rotating rounds after ${warmup} s of warm-up, ${placement}; req/s and latency (ms) are means over the rounds, shares of the bare handler the median (and range) of the rounds' own shares.\n`);
 console.log("| runtime | bare req/s | p50 | p99 | floor req/s | p50 | p99 | floor / bare | token route (cache hit) req/s | p50 | p99 | token route / bare |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);

@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SamplingDecision, SimpleSpanProcessor, type ReadableSpan, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anam, createTokenHandler, telemetryListener, withServerSpan, type TokenHandlerOptions } from "../src/index.ts";
 import { eventAttributes } from "../src/telemetry/index.ts";
@@ -392,6 +392,31 @@ describe("without injected providers", () => {
     const handler = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }), authenticate, personas: PERSONAS, logger: capturingLogger() });
     const { url } = await listen("handler", handler);
     expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
+  });
+});
+
+describe("a sampled-out issue span", () => {
+  it("stays the parent of the upstream attempt, which follows its decision rather than starting a trace", async () => {
+    // Samples every root span but tollgate's own; a child follows its parent's decision.
+    const allButTheIssueSpan: Sampler = {
+      shouldSample: (_context, _traceId, name) => ({ decision: name === "tollgate.issue" ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED }),
+      toString: () => "AllButTheIssueSpan",
+    };
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: allButTheIssueSpan }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const handler = createTokenHandler({
+      provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }),
+      authenticate,
+      personas: PERSONAS,
+      logger: capturingLogger(),
+      tracerProvider,
+    });
+    const { url } = await listen("handler", handler);
+    const mintsBefore = upstream.emulator.stats.tokensIssued;
+    expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
+    expect(upstream.emulator.stats.tokensIssued).toBe(mintsBefore + 1);
+    // Had the issue span not been made the active context, the attempt would be a sampled root.
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual([]);
   });
 });
 

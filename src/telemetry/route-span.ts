@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Span, type SpanOptions, type Tracer } from "@opentelemetry/api";
 import type { LifecycleEvent } from "../lifecycle.ts";
 import { ATTR, safeName } from "./attributes.ts";
 
@@ -22,21 +22,41 @@ export function traceRoute(
   outcome: Partial<LifecycleEvent>,
   run: () => Promise<Response>,
 ): Promise<Response> {
-  return tracer.startActiveSpan(ROUTE_SPAN_NAMES[route], { kind: SpanKind.INTERNAL, attributes: { [ATTR.provider]: provider } }, async (span) => {
-    try {
-      const response = await run();
-      span.setAttribute(ATTR.httpStatus, response.status);
-      if (outcome.personaType !== undefined) span.setAttribute(ATTR.personaType, safeName(outcome.personaType)!);
-      if (outcome.user !== undefined) span.setAttribute(ATTR.userPseudoId, outcome.user);
-      if (outcome.errorType !== undefined) span.setAttribute(ATTR.errorType, safeName(outcome.errorType)!);
-      if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
-      return response;
-    } catch (error) {
-      span.setAttribute(ATTR.errorType, error instanceof Error ? safeName(error.name)! : "unknown");
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  const span = tracer.startSpan(ROUTE_SPAN_NAMES[route], spanOptions(provider));
+  // With no SDK and no incoming trace, the span is a no-op that nothing downstream can use: run the
+  // request as it is, without making it a context (on Deno that context alone costs about 1 us).
+  // A span that an SDK sampled out keeps its context, so that the spans below it follow its decision.
+  if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return run();
+  return context.with(trace.setSpan(context.active(), span), () => runInSpan(span, outcome, run));
+}
+
+async function runInSpan(span: Span, outcome: Partial<LifecycleEvent>, run: () => Promise<Response>): Promise<Response> {
+  try {
+    const response = await run();
+    span.setAttribute(ATTR.httpStatus, response.status);
+    if (outcome.personaType !== undefined) span.setAttribute(ATTR.personaType, safeName(outcome.personaType)!);
+    if (outcome.user !== undefined) span.setAttribute(ATTR.userPseudoId, outcome.user);
+    if (outcome.errorType !== undefined) span.setAttribute(ATTR.errorType, safeName(outcome.errorType)!);
+    if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+    return response;
+  } catch (error) {
+    span.setAttribute(ATTR.errorType, error instanceof Error ? safeName(error.name)! : "unknown");
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** The span options of one provider's routes, made once. */
+const optionsByProvider = new Map<string, SpanOptions>();
+
+function spanOptions(provider: string): SpanOptions {
+  let options = optionsByProvider.get(provider);
+  if (!options) {
+    options = { kind: SpanKind.INTERNAL, attributes: { [ATTR.provider]: provider } };
+    // Providers are the few an app was built with; the bound only guards against a misuse.
+    if (optionsByProvider.size < 100) optionsByProvider.set(provider, options);
+  }
+  return options;
 }
