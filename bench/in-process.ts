@@ -1,6 +1,5 @@
 import process from "node:process";
-import { anam, createTokenHandler } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
 /**
  * The cache-hit path in process, without HTTP: a loop that builds a `Request`, calls the handler
@@ -16,26 +15,12 @@ import { createAnamEmulator } from "../src/emulator/index.ts";
 const ROUNDS = 9;
 const REQUESTS_PER_ROUND = 20_000;
 
-const emulator = createAnamEmulator({ apiKey: "bench" });
-const tokens = createTokenHandler({
-  provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
-  authenticate: (request) => (request.headers.get("Authorization") === "Bearer bench-user" ? { id: "bench-user" } : null),
-  personas: {
-    support: {
-      name: "Cara",
-      avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
-      voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
-      llmId: "ANAM_GPT_4O_MINI_V1",
-      systemPrompt: "You are Cara, a helpful support agent. Keep answers short.",
-    },
-  },
-  rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
-});
+const { tokens, emulator } = benchTokenRoute();
 
 const tokenRequest = () =>
   new Request("http://127.0.0.1/api/session-token", {
     method: "POST",
-    headers: { Authorization: "Bearer bench-user", "Content-Type": "application/json", "Content-Length": "25" },
+    headers: { Authorization: `Bearer ${USER_TOKEN}`, "Content-Type": "application/json", "Content-Length": "25" },
     body: '{"personaType":"support"}',
   });
 

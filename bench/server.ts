@@ -1,6 +1,5 @@
 import { serve } from "srvx";
-import { anam, createTokenHandler } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
 /**
  * The benchmark's servers, started under the runtime being measured (`bench/http.ts` does that):
@@ -9,24 +8,7 @@ import { createAnamEmulator } from "../src/emulator/index.ts";
  * Prints one JSON line with the ports once they listen.
  */
 
-const USER_TOKEN = "bench-user";
-const persona = {
-  name: "Cara",
-  avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
-  voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
-  llmId: "ANAM_GPT_4O_MINI_V1",
-  systemPrompt: "You are Cara, a helpful support agent. Keep answers short.",
-};
-
-const emulator = createAnamEmulator({ apiKey: "bench" });
-const tokens = createTokenHandler({
-  provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
-  // A map lookup: the app's own sign-in is not what this measures.
-  authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
-  personas: { support: persona },
-  // The rate-limit step runs as in any deployment, with a limit the benchmark never reaches.
-  rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
-});
+const { tokens, emulator } = benchTokenRoute();
 
 // The bare handler answers what a cache hit answers, with the same headers, and does nothing else.
 const first = await tokens(

@@ -1,0 +1,29 @@
+import { anam, createTokenHandler } from "../src/index.ts";
+import { createAnamEmulator } from "../src/emulator/index.ts";
+
+/**
+ * The token route as the benchmarks measure it, over the Anam emulator: one user known by a map
+ * lookup (an app's own sign-in is not what they measure), one persona, and a per-user rate limit
+ * that runs as in any deployment but is never reached.
+ */
+
+export const USER_TOKEN = "bench-user";
+
+export function benchTokenRoute() {
+  const emulator = createAnamEmulator({ apiKey: "bench" });
+  const tokens = createTokenHandler({
+    provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
+    authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
+    personas: {
+      support: {
+        name: "Cara",
+        avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
+        voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
+        llmId: "ANAM_GPT_4O_MINI_V1",
+        systemPrompt: "You are Cara, a helpful support agent. Keep answers short.",
+      },
+    },
+    rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
+  });
+  return { tokens, emulator };
+}
