@@ -83,7 +83,7 @@ export interface RateLimitCheck {
   decisions: LimitDecision[];
   /** `RateLimit`, `RateLimit-Policy`, and `Retry-After` when refused. */
   readonly headers: Headers;
-  /** The same fields as a plain record, made for this check: a response may take it as its own. */
+  /** The same fields as a plain record, to put into a response's own headers. */
   readonly fields: Record<string, string>;
   /** The limit that refused the request. */
   refusedBy?: string;
