@@ -66,7 +66,7 @@ function tooLarge(maxBytes: number) {
  * A JSON response that no cache keeps, with the rate-limit fields `RateLimit-Policy` and `RateLimit`
  * when given. The headers are one fresh object literal: measured on the cache-hit path, that is the
  * form every runtime's `Response` takes most cheaply (on Deno a record filled in afterwards costs
- * about 1.5 us more, a `Headers` object more again).
+ * about 1.5 µs more, a `Headers` object more again).
  */
 export function jsonResponse(body: unknown, rateLimit?: Readonly<Record<string, string>>): Response {
   const policy = rateLimit?.["RateLimit-Policy"];
