@@ -1,5 +1,6 @@
 import autocannon from "autocannon";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -17,6 +18,10 @@ import { parseArgs } from "node:util";
  * gets busier or quieter during the run then moves both sides of a share together. With `--pin`
  * (Linux, taskset) the server runs on CPU 0 and autocannon on CPU 1, so that they do not take
  * turns on the same core.
+ *
+ * On Linux it also reads the server process's CPU time from /proc around each load, and prints the
+ * server CPU each case spends per request: a steadier figure than requests per second on a shared
+ * machine, and one that says how many microseconds tollgate's steps cost over the floor.
  *
  *   npx tsx bench/http.ts                      # 10 s per case in 4 rounds, Node, Bun and Deno
  *   npx tsx bench/http.ts --duration 6 --rounds 3 --pin --runtimes node,bun
@@ -75,9 +80,32 @@ interface Measure {
   p50: number;
   p99: number;
   requests: number;
+  /** Server CPU (user and system, all threads) per request, in µs; NaN where /proc is not there. */
+  cpuPerRequest: number;
 }
 
-async function load(port: number, userToken: string, seconds: number): Promise<Measure> {
+const CLOCK_TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** A process's CPU time so far in µs, from /proc/<pid>/stat (utime and stime), or NaN. */
+function cpuMicros(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function load(port: number, userToken: string, seconds: number, serverPid?: number): Promise<Measure> {
+  const cpuBefore = cpuMicros(serverPid);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/api/session-token`,
     method: "POST",
@@ -89,16 +117,24 @@ async function load(port: number, userToken: string, seconds: number): Promise<M
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
-  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total };
+  const cpuPerRequest = (cpuMicros(serverPid) - cpuBefore) / result.requests.total;
+  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, cpuPerRequest };
 }
 
 /** Rounds together: requests per second over all of them, and the mean of their percentiles. */
 function combine(measures: Measure[]): Measure {
   const mean = (pick: (m: Measure) => number) => measures.reduce((sum, m) => sum + pick(m), 0) / measures.length;
-  return { requestsPerSecond: mean((m) => m.requestsPerSecond), p50: mean((m) => m.p50), p99: mean((m) => m.p99), requests: measures.reduce((sum, m) => sum + m.requests, 0) };
+  return {
+    requestsPerSecond: mean((m) => m.requestsPerSecond),
+    p50: mean((m) => m.p50),
+    p99: mean((m) => m.p99),
+    requests: measures.reduce((sum, m) => sum + m.requests, 0),
+    cpuPerRequest: mean((m) => m.cpuPerRequest),
+  };
 }
 
 const rows: string[] = [];
+const cpuRows: string[] = [];
 for (const runtime of values.runtimes.split(",")) {
   const { child, ports } = await startServer(runtime);
   try {
@@ -106,7 +142,7 @@ for (const runtime of values.runtimes.split(",")) {
     const measured: Record<Case, Measure[]> = { bare: [], floor: [], tollgate: [] };
     for (let round = 0; round < rounds; round++) {
       const order = [...CASES.slice(round % CASES.length), ...CASES.slice(0, round % CASES.length)];
-      for (const name of order) measured[name].push(await load(ports[name], ports.userToken, duration / rounds));
+      for (const name of order) measured[name].push(await load(ports[name], ports.userToken, duration / rounds, child.pid));
     }
     const [bare, floor, tollgate] = CASES.map((name) => combine(measured[name])) as [Measure, Measure, Measure];
     // One upstream mint in all (the one that filled the cache) proves every measured request was a hit.
@@ -122,6 +158,8 @@ for (const runtime of values.runtimes.split(",")) {
     const ms = (value: number) => value.toFixed(1);
     const cell = (m: Measure) => `${Math.round(m.requestsPerSecond).toLocaleString("en-US")} | ${ms(m.p50)} | ${ms(m.p99)}`;
     rows.push(`| ${runtime} | ${cell(bare)} | ${cell(floor)} | ${share("floor")} | ${cell(tollgate)} | ${share("tollgate")} |`);
+    const us = (m: Measure) => m.cpuPerRequest.toFixed(1);
+    cpuRows.push(`| ${runtime} | ${us(bare)} | ${us(floor)} | ${us(tollgate)} | ${(tollgate.cpuPerRequest - floor.cpuPerRequest).toFixed(1)} | ${((bare.cpuPerRequest / tollgate.cpuPerRequest) * 100).toFixed(0)}% |`);
     console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, floor ${share("floor")}, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${share("tollgate")})`);
   } finally {
     child.kill("SIGTERM");
@@ -133,3 +171,9 @@ console.log(`\n${connections} connections, ${duration} s per case in ${rounds} r
 console.log("| runtime | bare req/s | p50 | p99 | floor req/s | p50 | p99 | floor / bare | token route (cache hit) req/s | p50 | p99 | token route / bare |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);
+if (cpuRows.some((row) => !row.includes("NaN"))) {
+  console.log("\nServer CPU per request (µs, user and system time of the server process, mean over the rounds):\n");
+  console.log("| runtime | bare | floor | token route | token route over the floor | bare's CPU / the token route's |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of cpuRows) console.log(row);
+}
