@@ -23,6 +23,9 @@ import { parseArgs } from "node:util";
  * server CPU each case spends per request: a steadier figure than requests per second on a shared
  * machine, and one that says how many microseconds tollgate's steps cost over the floor.
  *
+ * With `--parts`, three more cases split the token route's cost (see bench/server.ts); their server
+ * CPU is printed in the last table.
+ *
  *   npx tsx bench/http.ts                      # 10 s per case in 4 rounds, Node, Bun and Deno
  *   npx tsx bench/http.ts --duration 6 --rounds 3 --pin --runtimes node,bun
  */
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "4" },
     runtimes: { type: "string", default: "node,bun,deno" },
     pin: { type: "boolean", default: false },
+    parts: { type: "boolean", default: false },
   },
 });
 const duration = Number(values.duration);
@@ -49,19 +53,19 @@ const commands: Record<string, string[]> = {
   bun: [bin("bun"), "bench/server.ts"],
   deno: [bin("deno"), "run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "bench/server.ts"],
 };
-
-const CASES = ["bare", "floor", "tollgate"] as const;
-type Case = (typeof CASES)[number];
+const PARTS = ["floorJsonHeadersOnly", "tollgateNoRateLimit", "tollgateFixedLimiter"];
+const CASES: string[] = ["bare", "floor", "tollgate", ...(values.parts ? PARTS : [])];
 
 if (values.pin) execFileSync("taskset", ["-a", "-pc", "1", String(process.pid)], { stdio: "ignore" });
 
-interface Ports extends Record<Case, number> {
+interface Ports extends Record<string, number | string> {
   control: number;
   userToken: string;
 }
 
 async function startServer(runtime: string): Promise<{ child: ChildProcess; ports: Ports }> {
-  const [command, ...args] = values.pin ? ["taskset", "-c", "0", ...commands[runtime]!] : commands[runtime]!;
+  const runtimeCommand = [...commands[runtime]!, ...(values.parts ? ["--parts"] : [])];
+  const [command, ...args] = values.pin ? ["taskset", "-c", "0", ...runtimeCommand] : runtimeCommand;
   const child = spawn(command!, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NO_COLOR: "1" } });
   const ports = await new Promise<Ports>((resolve, reject) => {
     let output = "";
@@ -135,21 +139,23 @@ function combine(measures: Measure[]): Measure {
 
 const rows: string[] = [];
 const cpuRows: string[] = [];
+const partRows: string[] = [];
 for (const runtime of values.runtimes.split(",")) {
   const { child, ports } = await startServer(runtime);
   try {
-    for (const name of CASES) await load(ports[name], ports.userToken, warmup);
-    const measured: Record<Case, Measure[]> = { bare: [], floor: [], tollgate: [] };
+    const port = (name: string) => Number(ports[name]);
+    for (const name of CASES) await load(port(name), ports.userToken, warmup);
+    const measured: Record<string, Measure[]> = Object.fromEntries(CASES.map((name) => [name, []]));
     for (let round = 0; round < rounds; round++) {
       const order = [...CASES.slice(round % CASES.length), ...CASES.slice(0, round % CASES.length)];
-      for (const name of order) measured[name].push(await load(ports[name], ports.userToken, duration / rounds, child.pid));
+      for (const name of order) measured[name]!.push(await load(port(name), ports.userToken, duration / rounds, child.pid));
     }
-    const [bare, floor, tollgate] = CASES.map((name) => combine(measured[name])) as [Measure, Measure, Measure];
+    const [bare, floor, tollgate] = ["bare", "floor", "tollgate"].map((name) => combine(measured[name]!)) as [Measure, Measure, Measure];
     // One upstream mint in all (the one that filled the cache) proves every measured request was a hit.
     const stats = (await (await fetch(`http://127.0.0.1:${ports.control}/`)).json()) as { tokensIssued: number };
     if (stats.tokensIssued !== 1) throw new Error(`${runtime}: ${stats.tokensIssued} upstream mints; expected only cache hits`);
-    const share = (name: Case) => {
-      const shares = measured[name].map((m, round) => m.requestsPerSecond / measured.bare[round]!.requestsPerSecond).sort((a, b) => a - b);
+    const share = (name: string) => {
+      const shares = measured[name]!.map((m, round) => m.requestsPerSecond / measured.bare![round]!.requestsPerSecond).sort((a, b) => a - b);
       const middle = shares.length / 2;
       const median = shares.length % 2 ? shares[Math.floor(middle)]! : (shares[middle - 1]! + shares[middle]!) / 2;
       const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
@@ -160,6 +166,7 @@ for (const runtime of values.runtimes.split(",")) {
     rows.push(`| ${runtime} | ${cell(bare)} | ${cell(floor)} | ${share("floor")} | ${cell(tollgate)} | ${share("tollgate")} |`);
     const us = (m: Measure) => m.cpuPerRequest.toFixed(1);
     cpuRows.push(`| ${runtime} | ${us(bare)} | ${us(floor)} | ${us(tollgate)} | ${(tollgate.cpuPerRequest - floor.cpuPerRequest).toFixed(1)} | ${((bare.cpuPerRequest / tollgate.cpuPerRequest) * 100).toFixed(0)}% |`);
+    for (const name of CASES) partRows.push(`| ${runtime} | ${name} | ${us(combine(measured[name]!))} | ${share(name)} |`);
     console.error(`${runtime}: bare ${Math.round(bare.requestsPerSecond)} req/s, floor ${share("floor")}, token route ${Math.round(tollgate.requestsPerSecond)} req/s (${share("tollgate")})`);
   } finally {
     child.kill("SIGTERM");
@@ -176,4 +183,10 @@ if (cpuRows.some((row) => !row.includes("NaN"))) {
   console.log("| runtime | bare | floor | token route | token route over the floor | bare's CPU / the token route's |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const row of cpuRows) console.log(row);
+}
+if (values.parts) {
+  console.log("\nEvery case, server CPU per request (µs) and its share of the bare handler's rate:\n");
+  console.log("| runtime | case | server CPU µs | req/s / bare |");
+  console.log("| --- | --- | ---: | ---: |");
+  for (const row of partRows) console.log(row);
 }

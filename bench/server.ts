@@ -1,11 +1,15 @@
 import { serve } from "srvx";
+import process from "node:process";
+import type { HandlerRateLimitContext, RateLimiter } from "../src/index.ts";
 import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
 /**
  * The benchmark's servers, started under the runtime being measured (`bench/http.ts` does that):
  * the token route, a bare handler answering the same JSON, the floor that any token route pays
- * (credentials and body read, four header fields sent), and a control port for the driver.
- * Prints one JSON line with the ports once they listen.
+ * (credentials and body read, four header fields sent), and a control port for the driver. With
+ * `--parts`, three more that split the token route's cost: the floor without the two rate-limit
+ * fields, the token route without rate limits, and the token route with a limiter that answers a
+ * fixed result with the usual fields. Prints one JSON line with the ports once they listen.
  */
 
 const { tokens, emulator } = benchTokenRoute();
@@ -36,7 +40,21 @@ const floor = async (request: Request) => {
 
 const control = async () => Response.json({ ...emulator.stats });
 
+const handlers: Record<string, (request: Request) => Promise<Response>> = { tollgate: tokens, bare, floor, control };
+
+if (process.argv.includes("--parts")) {
+  handlers.floorJsonHeadersOnly = async (request) => {
+    if (request.headers.get("Authorization") !== `Bearer ${USER_TOKEN}`) return new Response(null, { status: 401 });
+    JSON.parse(await request.text());
+    return new Response(bareBody, { headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
+  };
+  handlers.tollgateNoRateLimit = benchTokenRoute({ rateLimit: false }).tokens;
+  const fixedCheck = { allowed: true, decisions: [], fields: { "RateLimit-Policy": rateLimitPolicy, RateLimit: rateLimit } };
+  const fixedLimiter = { limits: [], check: async () => fixedCheck } as unknown as RateLimiter<HandlerRateLimitContext>;
+  handlers.tollgateFixedLimiter = benchTokenRoute({ rateLimit: fixedLimiter }).tokens;
+}
+
 const options = { hostname: "127.0.0.1", port: 0, silent: true, gracefulShutdown: false } as const;
-const servers = await Promise.all([tokens, bare, floor, control].map((fetch) => serve({ ...options, fetch }).ready()));
-const ports = servers.map((server) => Number(new URL(server.url!).port));
-console.log(JSON.stringify({ tollgate: ports[0], bare: ports[1], floor: ports[2], control: ports[3], userToken: USER_TOKEN }));
+const ports: Record<string, number | string> = { userToken: USER_TOKEN };
+for (const [name, fetch] of Object.entries(handlers)) ports[name] = Number(new URL((await serve({ ...options, fetch }).ready()).url!).port);
+console.log(JSON.stringify(ports));

@@ -1,4 +1,4 @@
-import { anam, createTokenHandler } from "../src/index.ts";
+import { anam, createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
 import { createAnamEmulator } from "../src/emulator/index.ts";
 
 /**
@@ -9,7 +9,7 @@ import { createAnamEmulator } from "../src/emulator/index.ts";
 
 export const USER_TOKEN = "bench-user";
 
-export function benchTokenRoute() {
+export function benchTokenRoute(overrides: Partial<TokenHandlerOptions> = {}) {
   const emulator = createAnamEmulator({ apiKey: "bench" });
   const tokens = createTokenHandler({
     provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
@@ -24,6 +24,7 @@ export function benchTokenRoute() {
       },
     },
     rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
+    ...overrides,
   });
   return { tokens, emulator };
 }
