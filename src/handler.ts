@@ -10,7 +10,7 @@ import { createRateLimiter, type RateLimitContext, type RateLimiter, type RateLi
 import type { RateLimitStore } from "./rate-limit/types.ts";
 import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
-import { traceRoute } from "./telemetry/route-span.ts";
+import { routeTracer } from "./telemetry/route-span.ts";
 import { tollgateTracer, type TelemetryOptions } from "./telemetry/scope.ts";
 
 /**
@@ -98,7 +98,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const logger = options.logger ?? consoleLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const emit = fanOut([telemetryListener(options), options.onEvent]);
-  const tracer = tollgateTracer(options.tracerProvider);
+  const traceRoute = routeTracer(tollgateTracer(options.tracerProvider), provider.name);
   const issuer =
     options.issuer ??
     createTokenIssuer({
@@ -207,7 +207,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const handler = (request: Request): Promise<Response> => {
     const context: Partial<LifecycleEvent> = {};
     const isUsage = isUsagePath(request.url);
-    return traceRoute(tracer, isUsage ? "usage" : "issue", provider.name, context, async () => {
+    return traceRoute(isUsage ? "usage" : "issue", context, async () => {
       try {
         if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
         return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));

@@ -6,6 +6,6 @@ export { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, tollgateTracer, tollgate
 export { ATTR } from "./attributes.ts";
 export { telemetryListener, eventAttributes } from "./listener.ts";
 export { tokenMetrics, recordEventMetrics, type TokenMetrics } from "./metrics.ts";
-export { traceRoute, ROUTE_SPAN_NAMES } from "./route-span.ts";
+export { routeTracer, ROUTE_SPAN_NAMES, type RouteTracer } from "./route-span.ts";
 export { tracedMint } from "./attempt-span.ts";
 export { withServerSpan, type ServerSpanOptions } from "./server-span.ts";

@@ -5,29 +5,30 @@ import { ATTR, safeName } from "./attributes.ts";
 /** The handler's two routes, each traced as one span. */
 export const ROUTE_SPAN_NAMES = { issue: "tollgate.issue", usage: "tollgate.usage" } as const;
 
+/** Runs one request to the token handler inside its route's span; see `routeTracer`. */
+export type RouteTracer = (route: keyof typeof ROUTE_SPAN_NAMES, outcome: Partial<LifecycleEvent>, run: () => Promise<Response>) => Promise<Response>;
+
 /**
- * Runs one request to the token handler inside its span, a child of whatever span is active (the
- * app's or the runtime's server span), so that the lifecycle events and the upstream attempts of
- * this request land under it.
+ * Traces each request to one provider's token handler as one span, a child of whatever span is
+ * active (the app's or the runtime's server span), so that the lifecycle events and the upstream
+ * attempts of the request land under it.
  *
  * `outcome` is the request's event context, filled in as the pipeline learns who asked for what;
  * its `errorType` is set when the request ends without success. Per the conventions for server
  * spans, only a 5xx marks the span as an error: a 401, 403 or 429 is the handler doing its job,
  * and it shows as `error.type` alone.
  */
-export function traceRoute(
-  tracer: Tracer,
-  route: keyof typeof ROUTE_SPAN_NAMES,
-  provider: string,
-  outcome: Partial<LifecycleEvent>,
-  run: () => Promise<Response>,
-): Promise<Response> {
-  const span = tracer.startSpan(ROUTE_SPAN_NAMES[route], spanOptions(provider));
-  // With no SDK and no incoming trace, the span is a no-op that nothing downstream can use: run the
-  // request as it is, without making it a context (on Deno that context alone costs about 1 us).
-  // A span that an SDK sampled out keeps its context, so that the spans below it follow its decision.
-  if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return run();
-  return context.with(trace.setSpan(context.active(), span), () => runInSpan(span, outcome, run));
+export function routeTracer(tracer: Tracer, provider: string): RouteTracer {
+  const options: SpanOptions = { kind: SpanKind.INTERNAL, attributes: { [ATTR.provider]: provider } };
+  return (route, outcome, run) => {
+    const span = tracer.startSpan(ROUTE_SPAN_NAMES[route], options);
+    // With no SDK and no incoming trace, the span is a no-op that nothing downstream can use: run
+    // the request as it is, without making it a context (on Deno that context alone costs about
+    // 1 µs). A span that an SDK sampled out keeps its context, so that the spans below it follow
+    // its decision.
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return run();
+    return context.with(trace.setSpan(context.active(), span), () => runInSpan(span, outcome, run));
+  };
 }
 
 async function runInSpan(span: Span, outcome: Partial<LifecycleEvent>, run: () => Promise<Response>): Promise<Response> {
@@ -46,17 +47,4 @@ async function runInSpan(span: Span, outcome: Partial<LifecycleEvent>, run: () =
   } finally {
     span.end();
   }
-}
-
-/** The span options of one provider's routes, made once. */
-const optionsByProvider = new Map<string, SpanOptions>();
-
-function spanOptions(provider: string): SpanOptions {
-  let options = optionsByProvider.get(provider);
-  if (!options) {
-    options = { kind: SpanKind.INTERNAL, attributes: { [ATTR.provider]: provider } };
-    // Providers are the few an app was built with; the bound only guards against a misuse.
-    if (optionsByProvider.size < 100) optionsByProvider.set(provider, options);
-  }
-  return options;
 }
