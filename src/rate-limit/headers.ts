@@ -39,7 +39,7 @@ export function policyItem(name: string, limit: number, windowMs: number): strin
 }
 
 /** One decision's item in `RateLimit`: what remains and when the quota is whole again. */
-export function rateLimitItem(decision: RateLimitDecision & { name: string }, now: number): string {
+function rateLimitItem(decision: RateLimitDecision & { name: string }, now: number): string {
   return `${sfString(decision.name)};r=${Math.max(0, decision.remaining)};t=${Math.max(0, Math.ceil((decision.resetAt - now) / 1000))}`;
 }
 
@@ -65,7 +65,7 @@ export function rateLimitFields(decisions: readonly NamedDecision[], now: number
 export function fieldsWithPolicy(policyField: string, decisions: ReadonlyArray<RateLimitDecision & { name: string }>, now: number): Record<string, string> {
   const fields: Record<string, string> = {
     "RateLimit-Policy": policyField,
-    RateLimit: decisions.length === 1 ? rateLimitItem(decisions[0]!, now) : rateLimitField(decisions, now),
+    RateLimit: rateLimitField(decisions, now),
   };
   let retryAfter = -1;
   for (const decision of decisions) if (!decision.allowed && decision.retryAfter > retryAfter) retryAfter = decision.retryAfter;

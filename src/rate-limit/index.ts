@@ -112,12 +112,7 @@ interface CompiledLimit<C> {
   policyItem: string;
   cost: (context: C) => number;
   key: (context: C) => string | null | undefined;
-  /** Store keys already made, by key value: a returning user's is looked up, not hashed and built. */
-  storeKeys: Map<string, string>;
 }
-
-/** Store keys remembered per limit; past it the longest-remembered is forgotten first. */
-const MAX_REMEMBERED_KEYS = 10_000;
 
 function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): CompiledLimit<C> {
   if (typeof limit.name !== "string" || !LIMIT_NAME.test(limit.name)) {
@@ -135,7 +130,7 @@ function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): Com
   }
   const cost = typeof limit.cost === "function" ? limit.cost : () => fixedCost;
   const key = limit.key ?? ((context: C) => userIdOf(context, limit.name));
-  return { name: limit.name, rule, policyItem: policyItem(limit.name, rule.limit, rule.windowMs), cost, key, storeKeys: new Map() };
+  return { name: limit.name, rule, policyItem: policyItem(limit.name, rule.limit, rule.windowMs), cost, key };
 }
 
 /** The default key: the signed-in user's id, or an error that says what is missing. */
@@ -147,24 +142,14 @@ function userIdOf(context: RateLimitContext, limitName: string): string {
   return id;
 }
 
-/** Hex SHA-256 (first 128 bits) of a limit's key value, so that store keys never hold a raw user id. */
-function keyDigest(value: string): MaybePromise<string> {
-  return andThen(sha256Hex(value), firstHalf);
-}
-
-/** The key a limit counts `keyValue` under in the store: `<limit name>:<digest>`. */
+/**
+ * The key a limit counts `keyValue` under in the store: the limit's name and the first 128 bits of
+ * the value's SHA-256, so that store keys never hold a raw user id. A returning user's digest is
+ * remembered by `sha256Hex`, and then comes back at once.
+ */
 function storeKeyOf<C>(limit: CompiledLimit<C>, keyValue: string): MaybePromise<string> {
-  const known = limit.storeKeys.get(keyValue);
-  if (known !== undefined) return known;
-  return andThen(keyDigest(keyValue), (digest) => {
-    const storeKey = `${limit.name}:${digest}`;
-    if (limit.storeKeys.size >= MAX_REMEMBERED_KEYS) limit.storeKeys.delete(limit.storeKeys.keys().next().value!);
-    limit.storeKeys.set(keyValue, storeKey);
-    return storeKey;
-  });
+  return andThen(sha256Hex(keyValue), (hex) => `${limit.name}:${hex.slice(0, 32)}`);
 }
-
-const firstHalf = (hex: string) => hex.slice(0, 32);
 
 class StoreTimeoutError extends Error {
   constructor(ms: number) {
@@ -258,7 +243,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         }
       }
       if (decisions.length === 0) return new Check(decisions, {}, refusedBy, degraded);
-      const policyField = decided.length === 1 ? decided[0]!.policyItem : decided.map((limit) => limit.policyItem).join(", ");
+      const policyField = decided.map((limit) => limit.policyItem).join(", ");
       return new Check(decisions, fieldsWithPolicy(policyField, decisions, now()), refusedBy, degraded);
     },
   };
