@@ -105,7 +105,9 @@ export function andThen<T, U>(value: MaybePromise<T>, next: (value: T) => U): Ma
 }
 
 const TAG_LENGTH = 12;
-const shortTag = (hex: string) => hex.slice(0, TAG_LENGTH);
+
+/** The short name events and logs use for a digest: its first characters. */
+export const shortTag = (hex: string) => hex.slice(0, TAG_LENGTH);
 
 /** A short, non-reversible name for a token, for logs and telemetry. */
 export function fingerprint(secret: string): MaybePromise<string> {
@@ -117,7 +119,7 @@ export function userDigest(userId: string): MaybePromise<string> {
   return sha256Hex(`user:${userId}`);
 }
 
-/** How events and logs name a user: a short prefix of the digest. */
+/** How events and logs name a user: the short tag of its digest. */
 export function userTag(userId: string): MaybePromise<string> {
   return andThen(userDigest(userId), shortTag);
 }

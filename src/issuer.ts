@@ -1,4 +1,4 @@
-import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, userDigest, type MaybePromise } from "./canonical.ts";
+import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, shortTag, userDigest, type MaybePromise } from "./canonical.ts";
 import { TollgateError } from "./errors.ts";
 import { claimedExpiry } from "./token-claims.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
@@ -161,7 +161,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
 
   async function keysOf(checked: CheckedConfig<Config>, userId: string): Promise<RequestKeys> {
     const owner = await userDigest(userId);
-    return { owner, user: owner.slice(0, 12), reuseKey: `${KEY_PREFIX}reuse:${await reuseKeyOf(checked, userId)}` };
+    return { owner, user: shortTag(owner), reuseKey: `${KEY_PREFIX}reuse:${await reuseKeyOf(checked, userId)}` };
   }
 
   /** The request's keys: remembered for a config that can never change, else worked out anew. */
@@ -258,7 +258,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     const record = await findRecord(report.token);
     if (!record) throw new TollgateError("token_not_found");
     if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
-    const fields = { user: record.owner.slice(0, 12), token: await fingerprint(report.token) };
+    const fields = { user: shortTag(record.owner), token: await fingerprint(report.token) };
 
     const ending = report.event === "ended" && !record.ended;
     if (!record.used) {
