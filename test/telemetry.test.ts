@@ -43,6 +43,11 @@ async function tracedServer(options: Pick<TokenHandlerOptions, "recordUserIds" |
   return { telemetry, tokenUrl: url + TOKEN_PATH, usageUrl: url + USAGE_PATH };
 }
 
+/** A handler with the test users and personas on `baseUrl` (the shared emulator unless given), plus `options`. */
+function plainHandler(options: Partial<TokenHandlerOptions> = {}, baseUrl = upstream.url) {
+  return createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl }), authenticate, personas: PERSONAS, logger: capturingLogger(), ...options });
+}
+
 function byName(telemetry: TestTelemetry, name: string): ReadableSpan[] {
   return telemetry.spans().filter((span) => span.name === name);
 }
@@ -112,13 +117,7 @@ describe("a token minted upstream", () => {
     // An upstream that takes at least 100 ms: in seconds that is at least 0.1 and far below 100.
     const slow = await startUpstream({ latencyMs: 100 });
     const telemetry = inMemoryTelemetry();
-    const handler = createTokenHandler({
-      provider: anam({ apiKey: TEST_API_KEY, baseUrl: slow.url }),
-      authenticate,
-      personas: PERSONAS,
-      logger: capturingLogger(),
-      meterProvider: telemetry.meterProvider,
-    });
+    const handler = plainHandler({ meterProvider: telemetry.meterProvider }, slow.url);
     const { url } = await listen("handler", handler);
     await tokenFor(url + TOKEN_PATH);
     const duration = histogramValue((await telemetry.metrics()).get("tollgate.upstream.mint.duration"));
@@ -389,7 +388,7 @@ describe("user ids", () => {
 describe("without injected providers", () => {
   it("uses the global ones, and records nothing while they are the API's no-ops", async () => {
     expect(trace.getTracerProvider().getTracer("x").startSpan("probe").isRecording()).toBe(false);
-    const handler = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }), authenticate, personas: PERSONAS, logger: capturingLogger() });
+    const handler = plainHandler();
     const { url } = await listen("handler", handler);
     expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
   });
@@ -404,13 +403,7 @@ describe("a sampled-out issue span", () => {
     };
     const exporter = new InMemorySpanExporter();
     const tracerProvider = new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: allButTheIssueSpan }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    const handler = createTokenHandler({
-      provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }),
-      authenticate,
-      personas: PERSONAS,
-      logger: capturingLogger(),
-      tracerProvider,
-    });
+    const handler = plainHandler({ tracerProvider });
     const { url } = await listen("handler", handler);
     const mintsBefore = upstream.emulator.stats.tokensIssued;
     expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
@@ -424,14 +417,7 @@ describe("an app that makes its own server span", () => {
   it("gets tollgate's spans beneath it, and withServerSpan enriches it instead of making a second", async () => {
     const telemetry = inMemoryTelemetry();
     const tracer = telemetry.tracerProvider.getTracer("the-app");
-    const handler = createTokenHandler({
-      provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }),
-      authenticate,
-      personas: PERSONAS,
-      logger: capturingLogger(),
-      tracerProvider: telemetry.tracerProvider,
-      meterProvider: telemetry.meterProvider,
-    });
+    const handler = plainHandler({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider });
     const served = withServerSpan(handler, { routes: [TOKEN_PATH], tracerProvider: telemetry.tracerProvider });
     // The app's instrumentation, as a framework would add it around every request.
     const { url } = await listen("handler", (request) => tracer.startActiveSpan("app request", { kind: SpanKind.SERVER }, async (span) => {
