@@ -24,7 +24,8 @@ import { parseArgs } from "node:util";
  * machine, and one that says how many microseconds tollgate's steps cost over the floor.
  *
  * With `--parts`, three more cases split the token route's cost (see bench/server.ts); their server
- * CPU is printed in the last table.
+ * CPU is printed in the last table. Every case is served as the standalone server serves
+ * (`Deno.serve` on Deno, srvx on Node and Bun); `--srvx` serves them through srvx on every runtime.
  *
  *   npx tsx bench/http.ts                      # 10 s per case in 4 rounds, Node, Bun and Deno
  *   npx tsx bench/http.ts --duration 6 --rounds 3 --pin --runtimes node,bun
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     runtimes: { type: "string", default: "node,bun,deno" },
     pin: { type: "boolean", default: false },
     parts: { type: "boolean", default: false },
+    srvx: { type: "boolean", default: false },
   },
 });
 const duration = Number(values.duration);
@@ -64,7 +66,7 @@ interface Ports extends Record<string, number | string> {
 }
 
 async function startServer(runtime: string): Promise<{ child: ChildProcess; ports: Ports }> {
-  const runtimeCommand = [...commands[runtime]!, ...(values.parts ? ["--parts"] : [])];
+  const runtimeCommand = [...commands[runtime]!, ...(values.parts ? ["--parts"] : []), ...(values.srvx ? ["--srvx"] : [])];
   const [command, ...args] = values.pin ? ["taskset", "-c", "0", ...runtimeCommand] : runtimeCommand;
   const child = spawn(command!, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NO_COLOR: "1" } });
   const ports = await new Promise<Ports>((resolve, reject) => {
@@ -173,7 +175,7 @@ for (const runtime of values.runtimes.split(",")) {
   }
 }
 
-const placement = values.pin ? "server on CPU 0, autocannon on CPU 1" : "server and autocannon sharing the cores";
+const placement = `${values.pin ? "server on CPU 0, autocannon on CPU 1" : "server and autocannon sharing the cores"}${values.srvx ? ", served through srvx on every runtime" : ""}`;
 console.log(`\n${connections} connections, ${duration} s per case in ${rounds} rotating rounds after ${warmup} s of warm-up, ${placement}; req/s and latency (ms) are means over the rounds, shares of the bare handler the median (and range) of the rounds' own shares.\n`);
 console.log("| runtime | bare req/s | p50 | p99 | floor req/s | p50 | p99 | floor / bare | token route (cache hit) req/s | p50 | p99 | token route / bare |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");

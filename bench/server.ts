@@ -1,5 +1,6 @@
 import { serve } from "srvx";
 import process from "node:process";
+import { listen } from "../server/listen.ts";
 import type { HandlerRateLimitContext, RateLimiter } from "../src/index.ts";
 import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
@@ -9,7 +10,9 @@ import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
  * (credentials and body read, four header fields sent), and a control port for the driver. With
  * `--parts`, three more that split the token route's cost: the floor without the two rate-limit
  * fields, the token route without rate limits, and the token route with a limiter that answers a
- * fixed result with the usual fields. Prints one JSON line with the ports once they listen.
+ * fixed result with the usual fields. Each is served as the standalone server serves (`Deno.serve`
+ * on Deno, srvx elsewhere), or with `--srvx` through srvx on every runtime. Prints one JSON line with
+ * the ports once they listen.
  */
 
 const { tokens, emulator } = benchTokenRoute();
@@ -54,7 +57,10 @@ if (process.argv.includes("--parts")) {
   handlers.tollgateFixedLimiter = benchTokenRoute({ rateLimit: fixedLimiter }).tokens;
 }
 
-const options = { hostname: "127.0.0.1", port: 0, silent: true, gracefulShutdown: false } as const;
+const throughSrvx = async (fetch: (request: Request) => Promise<Response>) =>
+  Number(new URL((await serve({ fetch, hostname: "127.0.0.1", port: 0, silent: true, gracefulShutdown: false }).ready()).url!).port);
 const ports: Record<string, number | string> = { userToken: USER_TOKEN };
-for (const [name, fetch] of Object.entries(handlers)) ports[name] = Number(new URL((await serve({ ...options, fetch }).ready()).url!).port);
+for (const [name, fetch] of Object.entries(handlers)) {
+  ports[name] = process.argv.includes("--srvx") ? await throughSrvx(fetch) : (await listen(fetch, 0, "127.0.0.1")).port;
+}
 console.log(JSON.stringify(ports));

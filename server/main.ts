@@ -1,7 +1,7 @@
 import process from "node:process";
-import { serve } from "srvx";
 import { createServerApp, TOKEN_PATH } from "./app.ts";
 import { ConfigError, readConfig } from "./config.ts";
+import { listen } from "./listen.ts";
 import { startTelemetry } from "./otel.ts";
 
 /** The standalone token server: `npm start`, `bun server/main.ts` or `deno run -A server/main.ts`. */
@@ -11,9 +11,8 @@ async function main() {
   // Before the app, so that the handler's tracer and meter come from the SDK's providers.
   const telemetry = await startTelemetry(process.env);
   const app = await createServerApp(config, undefined, { prometheusText: telemetry.prometheusText });
-  const server = serve({ fetch: app.fetch, port: config.port, silent: true, gracefulShutdown: false });
-  await server.ready();
-  const origin = `http://localhost:${new URL(server.url!).port}`;
+  const server = await listen(app.fetch, config.port);
+  const origin = `http://localhost:${server.port}`;
 
   // One write, so that whoever reads the first line also has the rest.
   const banner = [`tollgate: listening on ${origin} (persona types: ${app.personaTypes.join(", ")})`];
@@ -35,7 +34,7 @@ async function main() {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    void Promise.all([server.close(true), app.close()]).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
+    void Promise.all([server.close(), app.close()]).finally(() => telemetry.shutdown().finally(() => process.exit(0)));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

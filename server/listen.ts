@@ -1,0 +1,40 @@
+import { serve } from "srvx";
+
+/** A server answering on a port until it is closed. */
+export interface Listening {
+  readonly port: number;
+  /** Stops taking connections and ends the open ones. */
+  close(): Promise<void>;
+}
+
+type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** The part of Deno's global that serving needs, so that this file type-checks under Node too. */
+interface DenoServe {
+  serve(
+    options: { port: number; hostname?: string; onListen(address: { port: number }): void },
+    handler: FetchHandler,
+  ): { shutdown(): Promise<void> };
+}
+
+/**
+ * Serves `fetch` on `port` (0 for any free one) on every interface. On Deno through `Deno.serve`
+ * itself: srvx's Deno adapter wraps every request and answer, and measured against `Deno.serve`
+ * in one process it added about a quarter to the token route's server CPU a request
+ * (docs/benchmarks.md). Elsewhere through srvx: `node:http` on Node, and `Bun.serve` on Bun, where
+ * srvx measured the same as `Bun.serve` alone.
+ */
+export async function listen(fetch: FetchHandler, port: number, hostname?: string): Promise<Listening> {
+  const deno = (globalThis as { Deno?: DenoServe }).Deno;
+  if (deno) {
+    let server!: ReturnType<DenoServe["serve"]>;
+    const bound = await new Promise<number>((resolve) => {
+      // onListen also keeps Deno from printing its own "Listening on" line.
+      server = deno.serve({ port, hostname, onListen: (address) => resolve(address.port) }, fetch);
+    });
+    return { port: bound, close: () => server.shutdown() };
+  }
+  const server = serve({ fetch, port, hostname, silent: true, gracefulShutdown: false });
+  await server.ready();
+  return { port: Number(new URL(server.url!).port), close: () => server.close(true) };
+}
