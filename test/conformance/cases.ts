@@ -8,22 +8,9 @@ import { createFixture, TOKEN_PATH, USAGE_PATH, type Fixture, type FixtureOption
  * the handler or through a real HTTP server on loopback.
  */
 
-/**
- * Whether this tree has rate limiting, which another branch is adding; until it does, the 429 case
- * is reported as skipped rather than passed. (A computed specifier, so type-checking does not need
- * the module either.)
- */
-const rateLimitModule = new URL("../../src/rate-limit/index.ts", import.meta.url).href;
-const rateLimiting = await import(rateLimitModule).then(
-  () => true,
-  () => false,
-);
-
 export interface ConformanceCase {
   name: string;
   run(transport: Transport): Promise<void>;
-  /** Why the case cannot run yet; a pending case is counted as skipped, never as passed. */
-  pending?: string;
 }
 
 function withFixture(options: FixtureOptions, body: (fixture: Fixture) => Promise<void>) {
@@ -218,7 +205,6 @@ export const cases: ConformanceCase[] = [
 
   {
     name: "429 with Retry-After and RateLimit headers past the default per-user limit (10 an hour)",
-    pending: rateLimiting ? undefined : "rate limiting is not in createTokenHandler on this branch yet",
     run: withFixture({}, async ({ mint }) => {
       for (let i = 0; i < 10; i++) await status(await mint("alice"), 200);
       const refused = await mint("alice");
