@@ -20,11 +20,11 @@ interface DenoServe {
 
 /**
  * Serves `fetch` on `port` (0 for any free one), on `hostname` or else the `HOST` environment
- * variable, as srvx reads it, or else every interface. On Deno through `Deno.serve`
- * itself: srvx's Deno adapter wraps every request and answer, and measured against `Deno.serve`
- * in one process it added about a quarter to the token route's server CPU a request
- * (docs/benchmarks.md). Elsewhere through srvx: `node:http` on Node, and `Bun.serve` on Bun, where
- * srvx measured the same as `Bun.serve` alone.
+ * variable, as srvx reads it, or else every interface. On Deno through `Deno.serve` itself:
+ * srvx's Deno adapter wraps every request and answer, which added 15 to 37 µs of server CPU to
+ * each cache hit of the token route, out of 100 to 120 µs through srvx (docs/benchmarks.md).
+ * Elsewhere through srvx: `node:http` on Node, and `Bun.serve` on Bun, where srvx measured the
+ * same as `Bun.serve` alone.
  */
 export async function listen(fetch: FetchHandler, port: number, hostname = process.env.HOST): Promise<Listening> {
   const deno = (globalThis as { Deno?: DenoServe }).Deno;
