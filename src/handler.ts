@@ -1,6 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { TollgateError, problemResponse } from "./errors.ts";
-import { readJsonBody, jsonResponse } from "./http.ts";
+import { readJsonBody, jsonResponse, tokenAnswers } from "./http.ts";
 import { createTokenIssuer, type IssueRequest, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
 import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
@@ -114,6 +114,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const resolvePersona = personaResolver(options.personas, provider.parseConfig);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
   const limiter = rateLimiterFor(options, logger);
+  const answerJson = tokenAnswers();
 
   function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
     emit({ name, time: Date.now(), provider: provider.name, ...fields });
@@ -152,7 +153,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     const rateLimitFields = await checkRateLimits(user, request, context);
     const issued = await issuer.issue(new HttpIssueRequest(config, user.id, context.personaType, request));
     event("issued", { ...context, cacheHit: issued.cacheHit });
-    return jsonResponse({ sessionToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() }, rateLimitFields);
+    return jsonResponse(answerJson(issued.token, issued.expiresAt), rateLimitFields);
   }
 
   /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries too. */
