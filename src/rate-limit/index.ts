@@ -187,6 +187,8 @@ class Check implements RateLimitCheck {
 
 export function createRateLimiter<C extends RateLimitContext = RateLimitContext>(options: RateLimiterOptions<C> = {}): RateLimiter<C> {
   const limits = (options.limits ?? [DEFAULT_RATE_LIMIT]).map((limit) => compileLimit(limit as NamedRateLimit<C>));
+  // What `RateLimit-Policy` says when every limit took part, as on nearly every request.
+  const everyPolicy = limits.map((limit) => limit.policyItem).join(", ");
   const names = new Set(limits.map((limit) => limit.name));
   if (names.size !== limits.length) throw new TypeError("rate limit: two limits share a name");
   const policy = options.onStoreError ?? "closed";
@@ -243,7 +245,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         }
       }
       if (decisions.length === 0) return new Check(decisions, {}, refusedBy, degraded);
-      const policyField = decided.map((limit) => limit.policyItem).join(", ");
+      const policyField = decided.length === limits.length ? everyPolicy : decided.map((limit) => limit.policyItem).join(", ");
       return new Check(decisions, fieldsWithPolicy(policyField, decisions, now()), refusedBy, degraded);
     },
   };
