@@ -61,6 +61,8 @@ describe("createRateLimiter", () => {
     const third = await limiter.check(alice);
     expect(third).toMatchObject({ allowed: false, refusedBy: "user" });
     expect(third.decisions.map((d) => d.name)).toEqual(["user"]);
+    // The fields speak of the limits that decided, and of no other.
+    expect(third.headers.get("RateLimit-Policy")).toBe('"user";q=2;w=3600');
     // Bob takes the last global unit, then the global quota refuses him.
     expect((await limiter.check(bob)).allowed).toBe(true);
     const global = await limiter.check(bob);
