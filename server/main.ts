@@ -11,7 +11,9 @@ async function main() {
   // Before the app, so that the handler's tracer and meter come from the SDK's providers.
   const telemetry = await startTelemetry(process.env);
   const app = await createServerApp(config, undefined, { prometheusText: telemetry.prometheusText });
-  const server = await listen(app.fetch, config.port);
+  const server = await listen(app.fetch, config.port).catch((error: unknown) => {
+    throw isAddressInUse(error) ? new ConfigError(`port ${config.port} is already in use; set PORT to a free one`) : error;
+  });
   const origin = `http://localhost:${server.port}`;
 
   // One write, so that whoever reads the first line also has the rest.
@@ -44,3 +46,9 @@ main().catch((error: unknown) => {
   console.error(`tollgate: ${error instanceof ConfigError || error instanceof TypeError ? error.message : "failed to start"}`);
   process.exit(1);
 });
+
+/** Node and Bun give the code EADDRINUSE; Deno throws `Deno.errors.AddrInUse`. */
+function isAddressInUse(error: unknown): boolean {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  return code === "EADDRINUSE" || name === "AddrInUse";
+}

@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { writeFileSync, mkdtempSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -146,5 +147,18 @@ describe("a bad configuration", () => {
     expect(code).toBe(1);
     expect(output).toMatch(message);
     expect(output).not.toContain(TEST_API_KEY);
+  });
+
+  it("stops the server with a message naming the port when another process holds it", async () => {
+    const holder = createServer().listen(0);
+    await once(holder, "listening");
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { code, output } = await exitOf({ PORT: String(port) });
+      expect(code).toBe(1);
+      expect(output).toContain(`port ${port} is already in use`);
+    } finally {
+      holder.close();
+    }
   });
 });
