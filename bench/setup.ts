@@ -1,5 +1,6 @@
 import { anam, createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
 import { createAnamEmulator } from "../src/emulator/index.ts";
+import { PERSONAS } from "../test/support/personas.ts";
 
 /**
  * The token route as the benchmarks measure it, over the Anam emulator: one user known by a map
@@ -14,15 +15,8 @@ export function benchTokenRoute(overrides: Partial<TokenHandlerOptions> = {}) {
   const tokens = createTokenHandler({
     provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
     authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
-    personas: {
-      support: {
-        name: "Cara",
-        avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
-        voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
-        llmId: "ANAM_GPT_4O_MINI_V1",
-        systemPrompt: "You are Cara, a helpful support agent. Keep answers short.",
-      },
-    },
+    // The suites' own persona: its config reaches the token only as a digest, so any config will do.
+    personas: { support: PERSONAS.support },
     rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
     ...overrides,
   });
