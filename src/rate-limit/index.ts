@@ -189,6 +189,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
   const limits = (options.limits ?? [DEFAULT_RATE_LIMIT]).map((limit) => compileLimit(limit as NamedRateLimit<C>));
   // What `RateLimit-Policy` says when every limit took part, as on nearly every request.
   const everyPolicy = limits.map((limit) => limit.policyItem).join(", ");
+  const policyItems = new Map(limits.map((limit) => [limit.name, limit.policyItem]));
   const names = new Set(limits.map((limit) => limit.name));
   if (names.size !== limits.length) throw new TypeError("rate limit: two limits share a name");
   const policy = options.onStoreError ?? "closed";
@@ -199,30 +200,31 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
   const now = options.now ?? Date.now;
   let fallback: RateLimitStore | undefined;
 
-  async function decide(limit: CompiledLimit<C>, key: string, cost: number): Promise<{ decision?: RateLimitDecision; degraded?: "open" | "memory" }> {
+  /** The store's decision, waited for no longer than `storeTimeoutMs` when the store is elsewhere. */
+  function consume(limit: CompiledLimit<C>, key: string, cost: number): Promise<RateLimitDecision> {
+    const decision = store.consume(key, limit.rule, cost);
+    return store.inProcess ? decision : withTimeout(decision, storeTimeoutMs);
+  }
+
+  /** What the policy decides instead when the store failed: a decision in memory, none, or a 503. */
+  async function decideWithoutStore(limit: CompiledLimit<C>, key: string, cost: number, error: unknown): Promise<{ decision?: RateLimitDecision; degraded: "open" | "memory" }> {
     try {
-      const decision = store.consume(key, limit.rule, cost);
-      return { decision: await (store.inProcess ? decision : withTimeout(decision, storeTimeoutMs)) };
-    } catch (error) {
-      try {
-        options.onStoreFailure?.(error, limit.name);
-      } catch {
-        // Reporting a failure must not change the answer the policy gives.
-      }
-      if (policy === "open") return { degraded: "open" };
-      if (policy === "memory") {
-        fallback ??= memoryRateLimitStore();
-        return { decision: await fallback.consume(key, limit.rule, cost), degraded: "memory" };
-      }
-      throw new StoreUnavailableError(error);
+      options.onStoreFailure?.(error, limit.name);
+    } catch {
+      // Reporting a failure must not change the answer the policy gives.
     }
+    if (policy === "open") return { degraded: "open" };
+    if (policy === "memory") {
+      fallback ??= memoryRateLimitStore();
+      return { decision: await fallback.consume(key, limit.rule, cost), degraded: "memory" };
+    }
+    throw new StoreUnavailableError(error);
   }
 
   return {
     limits: options.limits ?? [DEFAULT_RATE_LIMIT as NamedRateLimit<C>],
     async check(context) {
       const decisions: LimitDecision[] = [];
-      const decided: Array<CompiledLimit<C>> = [];
       let degraded: "open" | "memory" | undefined;
       let refusedBy: string | undefined;
       for (const limit of limits) {
@@ -233,19 +235,28 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         if (!Number.isSafeInteger(cost) || cost < 1 || cost > limit.rule.limit) {
           throw new TypeError(`rate limit "${limit.name}": cost() must return an integer from 1 to ${limit.rule.limit}`);
         }
-        const result = await decide(limit, await storeKeyOf(limit, keyValue), cost);
-        if (result.degraded) degraded = result.degraded;
-        if (!result.decision) continue;
-        const { allowed, remaining, resetAt, retryAfter } = result.decision;
-        decisions.push({ name: limit.name, allowed, limit: result.decision.limit, remaining, resetAt, retryAfter });
-        decided.push(limit);
+        const storeKey = storeKeyOf(limit, keyValue);
+        const key = typeof storeKey === "string" ? storeKey : await storeKey;
+        // Awaited here rather than in a helper of its own: every allowed request passes this way,
+        // and each async frame is a promise the garbage collector must clear.
+        let decision: RateLimitDecision | undefined;
+        try {
+          decision = await consume(limit, key, cost);
+        } catch (error) {
+          const instead = await decideWithoutStore(limit, key, cost, error);
+          degraded = instead.degraded;
+          decision = instead.decision;
+        }
+        if (!decision) continue;
+        const { allowed, remaining, resetAt, retryAfter } = decision;
+        decisions.push({ name: limit.name, allowed, limit: decision.limit, remaining, resetAt, retryAfter });
         if (!allowed) {
           refusedBy = limit.name;
           break;
         }
       }
       if (decisions.length === 0) return new Check(decisions, {}, refusedBy, degraded);
-      const policyField = decided.length === limits.length ? everyPolicy : decided.map((limit) => limit.policyItem).join(", ");
+      const policyField = decisions.length === limits.length ? everyPolicy : decisions.map((decision) => policyItems.get(decision.name)).join(", ");
       return new Check(decisions, fieldsWithPolicy(policyField, decisions, now()), refusedBy, degraded);
     },
   };
