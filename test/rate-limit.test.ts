@@ -139,6 +139,20 @@ describe("store failure policies", () => {
     expect(failures).toEqual(["user"]);
   });
 
+  it("treats a store that throws instead of rejecting as a failed store", async () => {
+    const throwing: RateLimitStore = {
+      consume: () => {
+        throw new Error("client not connected");
+      },
+    };
+    const failures: string[] = [];
+    const closed = createRateLimiter({ store: throwing, onStoreFailure: (_error, name) => failures.push(name) });
+    await expect(closed.check(alice)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(failures).toEqual(["user"]);
+    const open = createRateLimiter({ store: throwing, onStoreError: "open" });
+    expect(await open.check(alice)).toMatchObject({ allowed: true, degraded: "open", decisions: [] });
+  });
+
   it("gives up on a store that does not answer within storeTimeoutMs", async () => {
     const limiter = createRateLimiter({ store: hanging, storeTimeoutMs: 30 });
     await expect(limiter.check(alice)).rejects.toBeInstanceOf(StoreUnavailableError);
