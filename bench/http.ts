@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
  * server CPU each case spends per request: a steadier figure than requests per second on a shared
  * machine, and one that says how many microseconds tollgate's steps cost over the floor.
  *
- * With `--parts`, three more cases split the token route's cost (see bench/server.ts); their server
+ * With `--parts`, four more cases split the token route's cost (see bench/server.ts); their server
  * CPU is printed in the last table. Every case is served as the standalone server serves
  * (`Deno.serve` on Deno, srvx on Node and Bun); `--srvx` serves them through srvx on every runtime.
  *
@@ -55,7 +55,7 @@ const commands: Record<string, string[]> = {
   bun: [bin("bun"), "bench/server.ts"],
   deno: [bin("deno"), "run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "bench/server.ts"],
 };
-const PARTS = ["floorJsonHeadersOnly", "tollgateNoRateLimit", "tollgateFixedLimiter"];
+const PARTS = ["floorJsonHeadersOnly", "tollgateNoRateLimit", "tollgateFixedLimiter", "tollgateFieldsOnRefusal"];
 const CASES: string[] = ["bare", "floor", "tollgate", ...(values.parts ? PARTS : [])];
 
 if (values.pin) execFileSync("taskset", ["-a", "-pc", "1", String(process.pid)], { stdio: "ignore" });

@@ -1,16 +1,17 @@
 import { serve } from "srvx";
 import process from "node:process";
 import { listen } from "../server/listen.ts";
-import type { HandlerRateLimitContext, RateLimiter } from "../src/index.ts";
-import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
+import { createRateLimiter, type HandlerRateLimitContext, type RateLimitCheck, type RateLimiter } from "../src/index.ts";
+import { BENCH_LIMITS, USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
 /**
  * The benchmark's servers, started under the runtime being measured (`bench/http.ts` does that):
  * the token route, a bare handler answering the same JSON, the floor that any token route pays
  * (credentials and body read, four header fields sent), and a control port for the driver. With
- * `--parts`, three more that split the token route's cost: the floor without the two rate-limit
- * fields, the token route without rate limits, and the token route with a limiter that answers a
- * fixed result with the usual fields. Each is served as the standalone server serves (`Deno.serve`
+ * `--parts`, four more that split the token route's cost: the floor without the two rate-limit
+ * fields, the token route without rate limits, the token route with a limiter that answers a
+ * fixed result with the usual fields, and the token route with its usual limits whose 200 goes
+ * without the two fields. Each is served as the standalone server serves (`Deno.serve`
  * on Deno, srvx elsewhere), or with `--srvx` through srvx on every runtime. Prints one JSON line with
  * the ports once they listen.
  */
@@ -55,6 +56,16 @@ if (process.argv.includes("--parts")) {
   const fixedCheck = { allowed: true, decisions: [], fields: { "RateLimit-Policy": rateLimitPolicy, RateLimit: rateLimit } };
   const fixedLimiter = { limits: [], check: async () => fixedCheck } as unknown as RateLimiter<HandlerRateLimitContext>;
   handlers.tollgateFixedLimiter = benchTokenRoute({ rateLimit: fixedLimiter }).tokens;
+  // The usual limiter, but an allowed request's answer goes without the two fields: what they cost a 200.
+  const limiter = createRateLimiter<HandlerRateLimitContext>({ limits: BENCH_LIMITS });
+  const fieldsOnRefusalOnly: RateLimiter<HandlerRateLimitContext> = {
+    limits: limiter.limits,
+    async check(context) {
+      const check = await limiter.check(context);
+      return check.allowed ? ({ ...check, fields: {} } as RateLimitCheck) : check;
+    },
+  };
+  handlers.tollgateFieldsOnRefusal = benchTokenRoute({ rateLimit: fieldsOnRefusalOnly }).tokens;
 }
 
 const throughSrvx = async (fetch: (request: Request) => Promise<Response>) =>

@@ -10,6 +10,9 @@ import { PERSONAS } from "../test/support/personas.ts";
 
 export const USER_TOKEN = "bench-user";
 
+/** The per-user limit every token route here counts against: as in any deployment, but never reached. */
+export const BENCH_LIMITS = [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }];
+
 export function benchTokenRoute(overrides: Partial<TokenHandlerOptions> = {}) {
   const emulator = createAnamEmulator({ apiKey: "bench" });
   const tokens = createTokenHandler({
@@ -17,7 +20,7 @@ export function benchTokenRoute(overrides: Partial<TokenHandlerOptions> = {}) {
     authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
     // The suites' own persona: its config reaches the token only as a digest, so any config will do.
     personas: { support: PERSONAS.support },
-    rateLimit: { limits: [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }] },
+    rateLimit: { limits: BENCH_LIMITS },
     ...overrides,
   });
   return { tokens, emulator };
