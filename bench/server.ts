@@ -1,6 +1,5 @@
-import { serve } from "srvx";
 import process from "node:process";
-import { listen } from "../server/listen.ts";
+import { listen, listenThroughSrvx } from "../server/listen.ts";
 import { createRateLimiter, type HandlerRateLimitContext, type RateLimitCheck, type RateLimiter } from "../src/index.ts";
 import { BENCH_LIMITS, USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
@@ -68,10 +67,7 @@ if (process.argv.includes("--parts")) {
   handlers.tollgateFieldsOnRefusal = benchTokenRoute({ rateLimit: fieldsOnRefusalOnly }).tokens;
 }
 
-const throughSrvx = async (fetch: (request: Request) => Promise<Response>) =>
-  Number(new URL((await serve({ fetch, hostname: "127.0.0.1", port: 0, silent: true, gracefulShutdown: false }).ready()).url!).port);
+const serveCase = process.argv.includes("--srvx") ? listenThroughSrvx : listen;
 const ports: Record<string, number | string> = { userToken: USER_TOKEN };
-for (const [name, fetch] of Object.entries(handlers)) {
-  ports[name] = process.argv.includes("--srvx") ? await throughSrvx(fetch) : (await listen(fetch, 0, "127.0.0.1")).port;
-}
+for (const [name, fetch] of Object.entries(handlers)) ports[name] = (await serveCase(fetch, 0, "127.0.0.1")).port;
 console.log(JSON.stringify(ports));

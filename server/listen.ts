@@ -36,6 +36,11 @@ export async function listen(fetch: FetchHandler, port: number, hostname = proce
     });
     return { port: bound, close: () => server.shutdown() };
   }
+  return listenThroughSrvx(fetch, port, hostname);
+}
+
+/** Serves `fetch` through srvx on whichever runtime this is (the benchmark's `--srvx` uses it on Deno too). */
+export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostname?: string): Promise<Listening> {
   const server = serve({ fetch, port, hostname, silent: true, gracefulShutdown: false });
   await server.ready();
   return { port: Number(new URL(server.url!).port), close: () => server.close(true) };
