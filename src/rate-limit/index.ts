@@ -190,8 +190,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
   // What `RateLimit-Policy` says when every limit took part, as on nearly every request.
   const everyPolicy = limits.map((limit) => limit.policyItem).join(", ");
   const policyItems = new Map(limits.map((limit) => [limit.name, limit.policyItem]));
-  const names = new Set(limits.map((limit) => limit.name));
-  if (names.size !== limits.length) throw new TypeError("rate limit: two limits share a name");
+  if (policyItems.size !== limits.length) throw new TypeError("rate limit: two limits share a name");
   const policy = options.onStoreError ?? "closed";
   if (!POLICIES.includes(policy)) throw new TypeError(`rate limit: onStoreError must be one of ${POLICIES.join(", ")}`);
   const storeTimeoutMs = options.storeTimeoutMs ?? 1_000;
