@@ -2,7 +2,7 @@ import { trace } from "@opentelemetry/api";
 import { TollgateError, problemResponse } from "./errors.ts";
 import { readJsonBody, jsonResponse, tokenAnswers } from "./http.ts";
 import { createTokenIssuer, type IssueRequest, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
-import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
+import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { frozenDataCopy, userTag } from "./canonical.ts";
 import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
@@ -97,7 +97,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const { provider } = options;
   const logger = options.logger ?? consoleLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const emit = fanOut([telemetryListener(options), options.onEvent]);
+  const event = eventEmitter(provider.name, [telemetryListener(options), options.onEvent]);
   const traceRoute = routeTracer(tollgateTracer(options.tracerProvider), provider.name);
   const issuer =
     options.issuer ??
@@ -115,10 +115,6 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
   const limiter = rateLimiterFor(options, logger);
   const answerJson = tokenAnswers();
-
-  function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
-    emit({ name, time: Date.now(), provider: provider.name, ...fields });
-  }
 
   async function signedInUser(request: Request): Promise<U> {
     const user = await options.authenticate(request);
@@ -152,7 +148,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
 
     const rateLimitFields = await checkRateLimits(user, request, context);
     const issued = await issuer.issue(new HttpIssueRequest(config, user.id, context.personaType, request));
-    event("issued", { ...context, cacheHit: issued.cacheHit });
+    event("issued", context, { cacheHit: issued.cacheHit });
     return jsonResponse(answerJson(issued.token, issued.expiresAt), rateLimitFields);
   }
 
@@ -165,7 +161,7 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
       return check.fields;
     }
     const refusal = check.decisions.find((decision) => !decision.allowed)!;
-    event("rate_limited", { ...context, status: 429, limit: refusal.name });
+    event("rate_limited", context, { status: 429, limit: refusal.name });
     throw new TollgateError("rate_limited", {
       detail: `Rate limit "${refusal.name}" reached; retry in ${refusal.retryAfter} s`,
       retryAfter: refusal.retryAfter,
@@ -194,9 +190,9 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     const known = toTollgateError(error);
     context.errorType = known.code;
     if (known.code === "unauthenticated" || known.code === "forbidden") {
-      event("denied", { ...context, status: known.status, errorType: known.code });
+      event("denied", context, { status: known.status, errorType: known.code });
     } else if (known.code !== "rate_limited") {
-      event("failed", { ...context, status: known.status, errorType: known.code });
+      event("failed", context, { status: known.status, errorType: known.code });
     }
     if (known.status >= 500) {
       const cause = known.cause instanceof Error ? `${known.cause.name}: ${known.cause.message}` : undefined;

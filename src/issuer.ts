@@ -1,7 +1,7 @@
 import { canonicalJson, fingerprint, frozenDataCopy, isDeeplyFrozen, sha256Hex, shortTag, userDigest, type MaybePromise } from "./canonical.ts";
 import { TollgateError } from "./errors.ts";
 import { claimedExpiry } from "./token-claims.ts";
-import { fanOut, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
+import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import type { Provider } from "./provider.ts";
 import { RetriesExhausted, RetryBudget, resolveRetryOptions, withRetries, type ResolvedRetryOptions } from "./retry.ts";
 import { withFailurePolicy, type CacheFailurePolicy } from "./store/failure-policy.ts";
@@ -124,7 +124,7 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
   const reuseMarginMs = options.reuse === false ? undefined : (options.reuse?.marginMs ?? DEFAULT_REUSE_MARGIN_MS);
   const retry = provider.retry ?? resolveRetryOptions();
   const budget = new RetryBudget(retry.budgetRatio, retry.budgetMinRetries);
-  const emit = fanOut([telemetryListener(options), options.onEvent]);
+  const event = eventEmitter(provider.name, [telemetryListener(options), options.onEvent]);
   const mintAttempt = tracedMint(provider, tollgateTracer(options.tracerProvider));
   const flights = new Map<string, Flight<IssuedToken>>();
   // Configs that can never change (deeply frozen, as the handler makes its persona map's), checked
@@ -177,10 +177,6 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     });
   }
 
-  function event(name: LifecycleEvent["name"], fields: Partial<LifecycleEvent> = {}) {
-    emit({ name, time: Date.now(), provider: provider.name, ...fields });
-  }
-
   async function issue(request: IssueRequest): Promise<IssuedToken> {
     const checked = checkConfig(request.config);
     const config = checked.config;
@@ -189,7 +185,8 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
     if (reuseMarginMs !== undefined) {
       const cached = await store.get<ReusableToken>(reuseKey);
       if (cached && cached.expiresAt - reuseMarginMs > Date.now()) {
-        event("cache_hit", { personaType: request.personaType, user, token: await fingerprint(cached.token) });
+        // Asked first: the token's fingerprint is worked out only for an event that someone hears.
+        if (event.heard()) event("cache_hit", { personaType: request.personaType, user, token: await fingerprint(cached.token) });
         return { token: cached.token, expiresAt: cached.expiresAt, cacheHit: true };
       }
     }
@@ -217,15 +214,15 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
         budget,
         signal,
         {
-          onAttempt: (attempt) => event("minting", { ...context, attempt }),
-          onRetry: ({ attempt, delayMs, error }) => event("retried", { ...context, attempt, delayMs, errorType: provider.classify(error).errorType }),
+          onAttempt: (attempt) => event("minting", context, { attempt }),
+          onRetry: ({ attempt, delayMs, error }) => event("retried", context, { attempt, delayMs, errorType: provider.classify(error).errorType }),
         },
       );
     } catch (error) {
       throw upstreamFailure(error);
     }
     const token = minted.token;
-    event("minted", { ...context, token: await fingerprint(token), durationMs: Date.now() - started });
+    event("minted", context, { token: await fingerprint(token), durationMs: Date.now() - started });
 
     const now = Date.now();
     const record: TokenRecord = { owner, reuseKey, expiresAt: minted.expiresAt, used: false };
@@ -270,10 +267,10 @@ export function createTokenIssuer<Config>(options: TokenIssuerOptions<Config>): 
       await store.set(tokenKey, { ...record, used: true, ended: record.ended || ending }, Math.max(1, record.expiresAt - Date.now()));
     }
     if (!record.used) {
-      event("evicted", { ...fields, reason: "used" });
+      event("evicted", fields, { reason: "used" });
       event("used", fields);
     }
-    if (ending) event("ended", { ...fields, durationMs: report.durationMs });
+    if (ending) event("ended", fields, { durationMs: report.durationMs });
   }
 
   async function inspectToken(token: string): Promise<TokenInspection> {

@@ -230,6 +230,18 @@ describe("a reused token", () => {
     expect(counterValue(metrics.get("tollgate.tokens.issued"), { "tollgate.cache_hit": false })).toBe(1);
     expect(counterValue(metrics.get("tollgate.token.requests"))).toBe(2);
   });
+
+  it("with a tracer and no meter still carries its events, the token's fingerprint among them", async () => {
+    // The events are built only when something records them; a recording span is enough.
+    const telemetry = inMemoryTelemetry();
+    const { url } = await listen("handler", plainHandler({ tracerProvider: telemetry.tracerProvider }));
+    await tokenFor(url + TOKEN_PATH);
+    await tokenFor(url + TOKEN_PATH);
+
+    const reused = byName(telemetry, "tollgate.issue").find((span) => spanEvents(span).includes("tollgate.cache_hit"))!;
+    expect(spanEvents(reused)).toEqual(["tollgate.requested", "tollgate.cache_hit", "tollgate.issued"]);
+    expect(reused.events.find((event) => event.name === "tollgate.cache_hit")?.attributes?.["tollgate.token.fingerprint"]).toMatch(/^[0-9a-f]{12}$/);
+  });
 });
 
 describe("denials", () => {
@@ -391,6 +403,20 @@ describe("without injected providers", () => {
     const handler = plainHandler();
     const { url } = await listen("handler", handler);
     expect((await fetch(url + TOKEN_PATH, asUser("alice"))).status).toBe(200);
+  });
+
+  it("has a listener that hears events only while an SDK's meter or a recording span would record them", () => {
+    // Nothing is registered globally here: the global meter is the API's no-op for good.
+    expect(telemetryListener().hears?.()).toBe(false);
+    const telemetry = inMemoryTelemetry();
+    expect(telemetryListener({ meterProvider: telemetry.meterProvider }).hears?.()).toBe(true);
+
+    const withoutMeter = telemetryListener();
+    telemetry.tracerProvider.getTracer("app").startActiveSpan("request", (span) => {
+      expect(withoutMeter.hears?.()).toBe(true);
+      span.end();
+    });
+    expect(withoutMeter.hears?.()).toBe(false);
   });
 });
 

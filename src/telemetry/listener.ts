@@ -1,4 +1,4 @@
-import { trace, type Attributes } from "@opentelemetry/api";
+import { createNoopMeter, trace, type Attributes } from "@opentelemetry/api";
 import type { EventListener, LifecycleEvent } from "../lifecycle.ts";
 import { ATTR, safeName } from "./attributes.ts";
 import { recordEventMetrics, tokenMetrics } from "./metrics.ts";
@@ -9,14 +9,21 @@ import { tollgateMeter, type TelemetryOptions } from "./scope.ts";
  * on the active span (the issue or usage span tollgate opened, or the app's own span) and the
  * metric points listed in `metrics.ts`. Reading the active span relies on a context manager, which
  * every OpenTelemetry SDK setup registers; without one, metrics are still recorded.
+ *
+ * It hears an event only when something would record it: a meter from an SDK, or a recording span.
+ * With no SDK the meter is the API's no-op one for good (the API hands out the meter itself, not a
+ * stand-in that an SDK registered later would fill), and spans do not record.
  */
 export function telemetryListener(options: Pick<TelemetryOptions, "meterProvider"> = {}): EventListener {
-  const metrics = tokenMetrics(tollgateMeter(options.meterProvider));
-  return (event) => {
+  const meter = tollgateMeter(options.meterProvider);
+  const metrics = tokenMetrics(meter);
+  const recordsMetrics = meter !== createNoopMeter();
+  const listener = (event: LifecycleEvent) => {
     recordEventMetrics(metrics, event);
     const span = trace.getActiveSpan();
     if (span?.isRecording()) span.addEvent(`tollgate.${event.name}`, eventAttributes(event), event.time);
   };
+  return Object.assign(listener, { hears: () => recordsMetrics || trace.getActiveSpan()?.isRecording() === true });
 }
 
 /** An event's fields as attributes, minus free text: every value is a name, a number or a flag. */
