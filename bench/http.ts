@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
  * time, it measures and prints a Markdown table.
  *
  * A third case, the floor, reads the credentials and the body and answers with the token route's
- * four header fields, and nothing else: the part of the gap that any token route pays.
+ * header fields, and nothing else: the part of the gap that any token route pays.
  *
  * Each case gets `duration` seconds in all, split into rounds that rotate which case goes first.
  * The shares of the bare handler's rate are taken round by round, each case against the bare
@@ -55,7 +55,7 @@ const commands: Record<string, string[]> = {
   bun: [bin("bun"), "bench/server.ts"],
   deno: [bin("deno"), "run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "bench/server.ts"],
 };
-const PARTS = ["floorJsonHeadersOnly", "tollgateNoRateLimit", "tollgateFixedLimiter", "tollgateFieldsOnRefusal"];
+const PARTS = ["tollgateNoRateLimit", "tollgateFixedLimiter", "tollgateFieldsOnSuccess", "floorWithRateLimitFields"];
 const CASES: string[] = ["bare", "floor", "tollgate", ...(values.parts ? PARTS : [])];
 
 if (values.pin) execFileSync("taskset", ["-a", "-pc", "1", String(process.pid)], { stdio: "ignore" });

@@ -59,6 +59,13 @@ export interface TokenHandlerOptions<U extends User = User> extends TelemetryOpt
    */
   rateLimit?: RateLimiterOptions<HandlerRateLimitContext<U>> | RateLimiter<HandlerRateLimitContext<U>> | false;
   /**
+   * Put the `RateLimit` and `RateLimit-Policy` fields on a 200 too, so that a client can see how many
+   * tokens it has left before it is refused; a 429 always carries them. Off by default: a browser
+   * asks for a token once per conversation and seldom needs them, and on Deno they take the token's
+   * answer past the 512 bytes that Deno sends in one write (docs/benchmarks.md).
+   */
+  rateLimitFieldsOnSuccess?: boolean;
+  /**
    * When a shared store fails: `closed` answers 503 (the default), `open` lets requests through
    * without rate limits, `memory` carries on with stores in this process until the shared one is
    * back. The token cache cannot run open (it must know who owns a token), so there `open` means
@@ -152,13 +159,13 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
     return jsonResponse(answerJson(issued.token, issued.expiresAt), rateLimitFields);
   }
 
-  /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries too. */
+  /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries, if any. */
   async function checkRateLimits(user: U, request: Request, context: Partial<LifecycleEvent>): Promise<Record<string, string> | undefined> {
     if (!limiter) return undefined;
     const check = await limiter.check({ user, request, personaType: context.personaType! });
     if (check.allowed) {
       context.rateLimit = "allowed";
-      return check.fields;
+      return options.rateLimitFieldsOnSuccess ? check.fields : undefined;
     }
     const refusal = check.decisions.find((decision) => !decision.allowed)!;
     event("rate_limited", context, { status: 429, limit: refusal.name });

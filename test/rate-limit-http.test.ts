@@ -44,8 +44,9 @@ describe("rate limits on the token route", () => {
     for (let i = 1; i <= 10; i++) {
       const response = await fetch(url, asUser("alice", { personaType: i % 2 ? "support" : "sales" }));
       expect(response.status).toBe(200);
-      expect(response.headers.get("RateLimit-Policy")).toBe('"user";q=10;w=3600');
-      expect(response.headers.get("RateLimit")).toMatch(new RegExp(`^"user";r=${10 - i};t=\\d+$`));
+      // Only a refusal carries the fields unless the app asks for them on every answer (below).
+      expect(response.headers.has("RateLimit-Policy")).toBe(false);
+      expect(response.headers.has("RateLimit")).toBe(false);
     }
     const refused = await fetch(url, asUser("alice"));
     expect(refused.status).toBe(429);
@@ -67,6 +68,19 @@ describe("rate limits on the token route", () => {
     expect(limited[0]).toMatchObject({ status: 429, limit: "user", personaType: "support" });
     expect(JSON.stringify(limited[0])).not.toContain("alice");
     expect(events.some((event) => event.name === "failed")).toBe(false);
+  });
+
+  it("puts the fields on every 200 as well when rateLimitFieldsOnSuccess is set", async () => {
+    const { url } = await serve("fields-on-success", { rateLimitFieldsOnSuccess: true, rateLimit: { limits: [{ name: "user", limit: 3, windowMs: 60_000 }] } });
+    for (let i = 1; i <= 3; i++) {
+      const response = await fetch(url, asUser("alice"));
+      expect(response.status).toBe(200);
+      expect(response.headers.get("RateLimit-Policy")).toBe('"user";q=3;w=60');
+      expect(response.headers.get("RateLimit")).toMatch(new RegExp(`^"user";r=${3 - i};t=\\d+$`));
+    }
+    const refused = await fetch(url, asUser("alice"));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("RateLimit")).toMatch(/^"user";r=0;t=\d+$/);
   });
 
   it("does not count requests refused earlier in the pipeline", async () => {
