@@ -166,20 +166,31 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * A check's result. Its header fields are made on first use: a handler needs them for a refusal,
+ * and for an allowed request only when it puts them on its 200, which it does not by default.
+ */
 class Check implements RateLimitCheck {
   readonly allowed: boolean;
+  #fields: Record<string, string> | undefined;
   #headers: Headers | undefined;
 
   constructor(
     readonly decisions: LimitDecision[],
-    readonly fields: Record<string, string>,
+    /** `RateLimit-Policy`, or undefined when no limit decided. */
+    private readonly policyField: string | undefined,
+    /** When the decisions were made, for the fields' `t`. */
+    private readonly decidedAt: number,
     readonly refusedBy?: string,
     readonly degraded?: "open" | "memory",
   ) {
     this.allowed = refusedBy === undefined;
   }
 
-  /** Made on first use: the handler takes `fields` and never needs it. */
+  get fields(): Record<string, string> {
+    return (this.#fields ??= this.policyField === undefined ? {} : fieldsWithPolicy(this.policyField, this.decisions, this.decidedAt));
+  }
+
   get headers(): Headers {
     return (this.#headers ??= new Headers(this.fields));
   }
@@ -254,9 +265,10 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
           break;
         }
       }
-      if (decisions.length === 0) return new Check(decisions, {}, refusedBy, degraded);
+      const decidedAt = now();
+      if (decisions.length === 0) return new Check(decisions, undefined, decidedAt, refusedBy, degraded);
       const policyField = decisions.length === limits.length ? everyPolicy : decisions.map((decision) => policyItems.get(decision.name)).join(", ");
-      return new Check(decisions, fieldsWithPolicy(policyField, decisions, now()), refusedBy, degraded);
+      return new Check(decisions, policyField, decidedAt, refusedBy, degraded);
     },
   };
 }
