@@ -2,6 +2,7 @@ import { createTokenHandler } from "../src/index.ts";
 import { listening, port, tokenOptions } from "./setup.ts";
 
 // deno run --allow-net --allow-env --allow-read examples/deno.ts
+// (deno.json opts into Deno's newer request.signal, which aborts only when the client goes away.)
 const handler = createTokenHandler(tokenOptions);
 
 Deno.serve({ port, onListen: () => listening("Deno.serve") }, (request) => {

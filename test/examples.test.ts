@@ -79,6 +79,7 @@ describe.concurrent("examples answer on their runtime", () => {
   for (const [file, runtime] of targets) {
     it(`${file} under ${runtime}`, { timeout: 60_000 }, async () => {
       const { origin, output, child } = await start(file, runtime);
+      const printedAtStart = output().length;
       try {
         // The standalone server signs a demo user token at start-up and prints it.
         const userToken = file.startsWith("server/") ? /Bearer (\S+?)"/.exec(output())?.[1] : DEMO_USER_TOKEN;
@@ -101,6 +102,9 @@ describe.concurrent("examples answer on their runtime", () => {
         const refused = await mint(origin, userToken);
         expect(refused.status).toBe(429);
         expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+
+        // Serving prints nothing: no warning from the runtime, no log line for a 200, 401 or 429.
+        expect(output().slice(printedAtStart)).toBe("");
       } finally {
         await stop(child);
       }
