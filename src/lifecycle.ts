@@ -81,8 +81,8 @@ export interface EventEmitter {
 
 /**
  * Builds each event (its time, the provider, the request's `context` and the event's own `fields`)
- * and hands it to every listener, unless none would hear it: on the cache-hit path, events that no
- * one hears were several microseconds of every request on Node. A listener that throws must not
+ * and hands it to every listener, unless none would hear it: building the events of a cache hit
+ * that no one hears costs microseconds of every request on Node. A listener that throws must not
  * break the request it observes.
  */
 export function eventEmitter(provider: string, listeners: ReadonlyArray<EventListener | undefined>): EventEmitter {
