@@ -36,7 +36,8 @@ const floorWith = (headers: Record<string, string>) => async (request: Request) 
   JSON.parse(await request.text());
   return new Response(bareBody, { headers });
 };
-const floor = floorWith({ "Content-Type": "application/json", "Cache-Control": "no-store" });
+const tokenRouteHeaders = { "Content-Type": "application/json", "Cache-Control": "no-store" };
+const floor = floorWith(tokenRouteHeaders);
 
 const control = async () => Response.json({ ...emulator.stats });
 
@@ -54,8 +55,7 @@ if (process.argv.includes("--parts")) {
   handlers.floorWithRateLimitFields = floorWith({
     "RateLimit-Policy": sample.headers.get("RateLimit-Policy")!,
     RateLimit: sample.headers.get("RateLimit")!,
-    "Content-Type": "application/json",
-    "Cache-Control": "no-store",
+    ...tokenRouteHeaders,
   });
 }
 
