@@ -6,7 +6,7 @@
  *
  * Options:
  * - `kv`: an open `Deno.Kv`.
- * - `prefix`: the first part of every key, default `tollgate`.
+ * - `prefix`: the first part of every key, default `tollgate`: 1 to 64 letters, digits, `_ . : -`.
  * - `now`: a clock in epoch ms, for tests. Default `Date.now`.
  * - `maxAttempts`: tries per decision when other writers keep changing the same key, default 16;
  *   past that the decision fails, and the limiter's failure policy answers.
@@ -15,7 +15,8 @@
  * still at the version it read (an atomic check-and-set); on a conflict it reads again. So decisions
  * from any number of processes on one KV are exact. Entries are written with `expireIn`, and each
  * also carries its own expiry, because KV deletes expired keys at some point after they expire
- * rather than at once.
+ * rather than at once. Keys are `[prefix, "cache", key]` and `[prefix, "rl", key, algorithm]`.
+ * `set`'s `linked` is ignored: KV never drops an entry before its expiry.
  *
  * A sliding window keeps a log of its admitted requests in one value, and a KV value holds at most
  * 64 KiB: about 1 500 requests per window and key. Use a fixed window or a token bucket for more.
@@ -25,7 +26,9 @@
  */
 import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
-import type { CacheEnvelope, CacheStore } from "../src/store/types.ts";
+import { envelope, openEnvelope } from "../src/store/envelope.ts";
+import { checkPrefix } from "../src/store/prefix.ts";
+import type { CacheStore } from "../src/store/types.ts";
 
 type KvKey = readonly (string | number)[];
 
@@ -73,8 +76,7 @@ const LOCKED = /database is locked|SQLITE_BUSY/i;
 export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
   const { kv } = options;
   if (!kv || typeof kv.atomic !== "function") throw new TypeError("denoKvStore: pass an open Deno.Kv as `kv`");
-  const prefix = options.prefix ?? "tollgate";
-  if (typeof prefix !== "string" || prefix === "") throw new TypeError("denoKvStore: prefix must be a non-empty string");
+  const prefix = checkPrefix("denoKvStore: prefix", options.prefix);
   const now = options.now ?? Date.now;
   const maxAttempts = options.maxAttempts ?? 16;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw new TypeError("denoKvStore: maxAttempts must be a positive integer");
@@ -121,17 +123,15 @@ export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
   return {
     consume,
     async get<T>(key: string) {
-      const { value } = await kv.get<CacheEnvelope>(cacheKey(key));
-      if (!value || value.expiresAt <= now()) return undefined;
-      return value.value as T;
+      const { value } = await kv.get(cacheKey(key));
+      return openEnvelope<T>(value, now());
     },
     async set(key, value, ttlMs) {
       if (!(ttlMs >= 1)) {
         await kv.delete(cacheKey(key));
         return;
       }
-      const envelope: CacheEnvelope = { value, expiresAt: now() + ttlMs };
-      await kv.set(cacheKey(key), envelope, { expireIn: Math.ceil(ttlMs) });
+      await kv.set(cacheKey(key), envelope(value, ttlMs, now()), { expireIn: Math.ceil(ttlMs) });
     },
     async delete(key) {
       await kv.delete(cacheKey(key));

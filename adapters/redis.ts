@@ -14,17 +14,27 @@
  *   tuned to fail fast while Redis is down and to reconnect by itself, and `close()` ends it.
  * - `commandTimeoutMs`: with `url`, the longest any command may wait for Redis's answer, default
  *   2 000, so that a Redis that accepts connections but does not answer cannot hold a request.
- * - `prefix`: the start of every key, default `tollgate`. Give each app (or each test run) its own.
+ * - `prefix`: the start of every key, default `tollgate`: 1 to 64 letters, digits, `_ . : -`. Give
+ *   each app (or each test run) its own.
  * - `now`: a clock in epoch ms for rate-limit decisions. Default: the Redis server's own clock (TIME),
  *   which is one clock for every app server, so skew between them cannot bend a window.
  *
  * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
  * so it is atomic and costs one round trip. A decision's keys share one hash tag, so they live in
- * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX).
+ * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX), under
+ * `<prefix>:cache:<key>`.
+ *
+ * The store ignores `set`'s `linked` key: Redis drops an entry before its TTL only when it runs out
+ * of memory and its eviction policy picks one, and it knows nothing of links. Run it with
+ * `maxmemory-policy noeviction` (writes fail instead, and the store failure policy answers) or
+ * `volatile-ttl`, which evicts the keys nearest their expiry first: a token's reuse entry has a
+ * shorter TTL than its record, so it goes first, and a reuse entry never outlives its record.
+ * Policies such as `allkeys-lru` may drop a record and keep the reuse entry that points at it.
  */
 import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import { checkPrefix, DEFAULT_PREFIX } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
 export interface RedisStoreOptions {
@@ -187,7 +197,7 @@ function scriptsOn(client: Redis | Cluster): Record<RateLimitAlgorithm, ScriptCo
  * when its driver is Redis.
  */
 export function redisRateLimitStore(options: { client: Redis | Cluster | Promise<Redis | Cluster>; prefix?: string; now?: () => number }): RateLimitStore {
-  const prefix = options.prefix ?? "tollgate";
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
   let scripts: Record<RateLimitAlgorithm, ScriptCommand> | undefined;
   const clientReady = Promise.resolve(options.client);
   return {
@@ -238,10 +248,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
     throw new TypeError("redisStore: url must start with redis:// or rediss://");
   }
-  const prefix = options.prefix ?? "tollgate";
-  if (typeof prefix !== "string" || prefix === "" || /[{}\s]/.test(prefix)) {
-    throw new TypeError("redisStore: prefix must be a non-empty string without spaces or braces");
-  }
+  const prefix = checkPrefix("redisStore: prefix", options.prefix);
   const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
   if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new TypeError("redisStore: commandTimeoutMs must be a positive number");
   const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs) : undefined;

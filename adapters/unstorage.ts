@@ -8,13 +8,18 @@
  *
  * Options:
  * - `storage`: an unstorage `Storage`, with whatever driver and mounts it has.
- * - `prefix`: the start of every key, default `tollgate`.
+ * - `prefix`: the start of every key, default `tollgate`: 1 to 64 letters, digits, `_ . : -`.
  * - `now`: a clock in epoch ms, for tests. Default `Date.now` (the Redis server's clock on Redis).
  * - `onWarning`: told once when rate limits cannot be atomic on the driver. Default `console.warn`.
  *
  * The cache works on every driver. Each entry carries its expiry, so it is never served late even
  * where the driver ignores unstorage's `ttl` option; where the driver honours it (Redis, among
- * others), the entry is also removed on time.
+ * others), the entry is also removed on time. Keys are `<prefix>:cache:<key>` and
+ * `<prefix>:rl:<key>:<algorithm>` (on the Redis driver, limits use tollgate/redis's keys). unstorage rewrites some characters in keys (`/` and `\` become
+ * `:`, `::` becomes `:`, everything from `?` on is cut, `.` and `..` segments are refused), so a
+ * key segment holding any of them, or empty, is percent-encoded first: two keys never meet in one
+ * entry. Keys of letters, digits and `_ . : -` in non-empty segments, as tollgate's own are, are
+ * stored as they are. `set`'s `linked` is ignored: drivers do not drop entries before their TTL.
  *
  * Rate limits are atomic only when the key's driver is unstorage's Redis driver: decisions then run
  * as the Lua scripts of tollgate/redis on that driver's own ioredis client. Any other driver has no
@@ -26,7 +31,9 @@ import type { Storage } from "unstorage";
 import { redisRateLimitStore } from "./redis.ts";
 import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
-import type { CacheEnvelope, CacheStore } from "../src/store/types.ts";
+import { envelope, openEnvelope } from "../src/store/envelope.ts";
+import { checkPrefix } from "../src/store/prefix.ts";
+import type { CacheStore } from "../src/store/types.ts";
 
 export interface UnstorageStoreOptions {
   /** An unstorage Storage, any driver. */
@@ -52,16 +59,35 @@ function redisClientOf(storage: Storage, key: string): { client: Parameters<type
   return { client: driver.getInstance(), base };
 }
 
+const PLAIN_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * `key` in a form unstorage keeps as it is, one to one. A segment (between colons) that is plain
+ * stays; any other is percent-encoded, which leaves only `A-Za-z0-9 - _ . ! ~ * ' ( ) %`. The
+ * segments percent-encoding cannot make safe, `""`, `.` and `..`, get codes it never produces
+ * (a lone `%`, lowercase hex), so no two keys can map to one.
+ */
+function safeKey(key: string): string {
+  return key
+    .split(":")
+    .map((segment) => {
+      if (segment === "") return "%";
+      if (segment === ".") return "%2e";
+      if (segment === "..") return "%2e%2e";
+      return PLAIN_SEGMENT.test(segment) ? segment : encodeURIComponent(segment);
+    })
+    .join(":");
+}
+
 export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   const { storage } = options;
   if (!storage || typeof storage.getItem !== "function") throw new TypeError("unstorageStore: pass an unstorage Storage as `storage`");
-  const prefix = options.prefix ?? "tollgate";
-  if (typeof prefix !== "string" || !/^[\w.-]+$/.test(prefix)) throw new TypeError("unstorageStore: prefix must be letters, digits, '_', '-' or '.'");
+  const prefix = checkPrefix("unstorageStore: prefix", options.prefix);
   const now = options.now ?? Date.now;
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
 
-  const cacheKey = (key: string) => `${prefix}:cache:${key}`;
-  const limitKey = (key: string, algorithm: RateLimitAlgorithm) => `${prefix}:rl:${key}:${algorithm}`;
+  const cacheKey = (key: string) => `${prefix}:cache:${safeKey(key)}`;
+  const limitKey = (key: string, algorithm: RateLimitAlgorithm) => `${prefix}:rl:${safeKey(key)}:${algorithm}`;
 
   // On the Redis driver, the scripts of tollgate/redis run on the driver's own client, with keys
   // under the driver's base so that they sit beside the rest of this storage's keys.
@@ -112,19 +138,15 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
     rateLimitMode: atomic ? "atomic" : "best-effort",
     consume: atomic ? atomic.consume : bestEffortConsume,
     async get<T>(key: string) {
-      const envelope = await storage.getItem<CacheEnvelope>(cacheKey(key));
-      if (!envelope || typeof envelope !== "object" || !("expiresAt" in envelope)) return undefined;
-      if (envelope.expiresAt <= now()) return undefined;
-      return envelope.value as T;
+      return openEnvelope<T>(await storage.getItem(cacheKey(key)), now());
     },
     async set(key, value, ttlMs) {
       if (!(ttlMs >= 1)) {
         await storage.removeItem(cacheKey(key));
         return;
       }
-      const envelope: CacheEnvelope = { value, expiresAt: now() + ttlMs };
       // unstorage's `ttl` is in seconds; rounding up keeps the entry until its own expiry has passed.
-      await storage.setItem(cacheKey(key), envelope, { ttl: Math.ceil(ttlMs / 1000) });
+      await storage.setItem(cacheKey(key), envelope(value, ttlMs, now()), { ttl: Math.ceil(ttlMs / 1000) });
     },
     async delete(key) {
       await storage.removeItem(cacheKey(key));

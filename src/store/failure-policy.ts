@@ -28,7 +28,7 @@ export function withFailurePolicy(store: CacheStore, policy: CacheFailurePolicy,
 
   return {
     get: (key) => attempt((target) => target.get(key)),
-    set: (key, value, ttlMs) => attempt((target) => target.set(key, value, ttlMs)),
+    set: (key, value, ttlMs, linked) => attempt((target) => target.set(key, value, ttlMs, linked)),
     delete: (key) => attempt((target) => target.delete(key)),
   };
 }

@@ -1,27 +1,48 @@
 import type { CacheStore } from "./types.ts";
 
 export interface MemoryCacheOptions {
-  /** Entries kept at most; the least recently used go first. Default 10 000. */
+  /**
+   * Entries kept at most; when full, the oldest-inserted goes first. Default 250 000: room for
+   * 100 000 live tokens at two entries each (record and reuse entry), with margin.
+   */
   maxEntries?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
 
+export interface MemoryCache extends CacheStore {
+  /** Entries currently held, expired or not (for tests and metrics). */
+  readonly size: number;
+}
+
 interface Entry {
   value: unknown;
   expiresAt: number;
+  linked: string | undefined;
 }
 
-/** The embedded cache store: one process, bounded in size, expired entries dropped as they are met. */
-export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
-  const maxEntries = options.maxEntries ?? 10_000;
+/**
+ * The embedded cache store: one process, bounded in size.
+ *
+ * Every operation is O(1). When full, a set drops the oldest-inserted entry (a Map's first key)
+ * rather than looking through the others for expired ones; an expired entry is dropped when it is
+ * read, or when its turn as the oldest comes. Reads do not reorder entries: a reuse entry that is
+ * read often must not stay while the record it points at, set before it, is dropped. And dropping
+ * an entry set with `linked` drops the linked key too, so a record's reuse entry goes with it.
+ */
+export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
+  const maxEntries = options.maxEntries ?? 250_000;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError("memoryCache: maxEntries must be a positive integer");
   const now = options.now ?? Date.now;
-  // A Map iterates in insertion order, so re-inserting on read keeps the oldest entry first.
   const entries = new Map<string, Entry>();
 
-  function sweepExpired(at: number) {
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt <= at) entries.delete(key);
+  /** Drops `key` and what it links to, following a chain of links until it ends or loops back. */
+  function drop(key: string | undefined) {
+    while (key !== undefined) {
+      const entry = entries.get(key);
+      if (!entry) return;
+      entries.delete(key);
+      key = entry.linked;
     }
   }
 
@@ -31,25 +52,26 @@ export function memoryCache(options: MemoryCacheOptions = {}): CacheStore {
       const entry = entries.get(key);
       if (!entry) return Promise.resolve(undefined);
       if (entry.expiresAt <= now()) {
-        entries.delete(key);
+        drop(key);
         return Promise.resolve(undefined);
       }
-      entries.delete(key);
-      entries.set(key, entry);
       return Promise.resolve(entry.value as T);
     },
-    async set(key, value, ttlMs) {
-      const at = now();
+    set(key, value, ttlMs, linked) {
+      // Replacing an entry is not dropping it: what the old one linked to stays.
       entries.delete(key);
-      if (entries.size >= maxEntries) sweepExpired(at);
-      while (entries.size >= maxEntries) {
-        const oldest = entries.keys().next().value as string;
-        entries.delete(oldest);
-      }
-      entries.set(key, { value, expiresAt: at + ttlMs });
+      // `>= 1` also turns away NaN, which would otherwise never expire.
+      if (!(ttlMs >= 1)) return Promise.resolve();
+      while (entries.size >= maxEntries) drop(entries.keys().next().value);
+      entries.set(key, { value, expiresAt: now() + ttlMs, linked });
+      return Promise.resolve();
     },
-    async delete(key) {
+    delete(key) {
       entries.delete(key);
+      return Promise.resolve();
+    },
+    get size() {
+      return entries.size;
     },
   };
 }

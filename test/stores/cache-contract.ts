@@ -1,0 +1,226 @@
+/**
+ * The contract every CacheStore keeps, as tests any runner can register: vitest's `it` in
+ * contract.test.ts, `Deno.test` in test/deno-kv.deno.ts. Assertions use node:assert, so the same
+ * cases run under Node and Deno.
+ */
+import assert from "node:assert/strict";
+import type { CacheStore } from "../../src/store/types.ts";
+
+/** Registers one test case with the runner. */
+export type Register = (name: string, body: () => Promise<void>) => void;
+
+export interface Clock {
+  now: number;
+}
+
+/** A fresh store, with keys no other store from this factory sees, reading `clock` where it can. */
+export type CacheStoreFactory = (clock: Clock) => CacheStore | Promise<CacheStore>;
+
+export interface CacheContractOptions {
+  test: Register;
+  /**
+   * True when the store's expiry reads the factory's clock (memory, unstorage, Deno KV); false
+   * when the backend expires entries on its own clock (Redis TTLs), so the cases wait in real time.
+   */
+  expiresOnClock: boolean;
+  /**
+   * For a store that drops entries before their TTL: a fresh one that holds at most `maxEntries`.
+   * Its cases show that a record's `linked` entry never outlives the record.
+   */
+  bounded?: (maxEntries: number, clock: Clock) => CacheStore | Promise<CacheStore>;
+}
+
+const START = 1_750_000_000_000;
+/** Longer than any case takes, so that only the expiry cases see an entry expire. */
+const LONG = 10 * 60_000;
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Keys the way tollgate writes them, and ones a store might mangle. */
+export const UNUSUAL_KEYS = [
+  "reuse:0123456789abcdef0123456789abcdef",
+  "token:0123456789abcdef0123456789abcdef",
+  "lease:anam:0123abcd",
+  "a:b",
+  "a::b",
+  "a/b",
+  "a\\b",
+  ":leading",
+  "trailing:",
+  "q?x=1",
+  "q?x=2",
+  "#fragment",
+  "100%",
+  "%41",
+  "A",
+  "with space",
+  "tab\there",
+  "{hash}tag",
+  "}{",
+  ".",
+  "..",
+  "a:.:b",
+  "dots.in.key",
+  "quote'\"`",
+  "ключ",
+  "名前 😀",
+  "x".repeat(300),
+];
+
+/** JSON values of every shape; each must read back as JSON.parse(JSON.stringify(value)). */
+const VALUES: Array<[string, unknown]> = [
+  ["an object", { token: "t", expiresAt: 1_750_000_000_000, used: false, nested: { list: [1, "two", null, true] } }],
+  ["an array", [1, 2, [3, { four: 4 }]]],
+  ["a string", "session token ✓ 😀 \"quoted\" \\ \n"],
+  ["an empty string", ""],
+  ["zero", 0],
+  ["a negative fraction", -12.5],
+  ["a large integer", Number.MAX_SAFE_INTEGER],
+  ["true", true],
+  ["false", false],
+  ["null", null],
+  ["an empty object", {}],
+];
+
+export function cacheStoreContract(name: string, makeStore: CacheStoreFactory, options: CacheContractOptions): void {
+  const { test } = options;
+  const fresh = async () => {
+    const clock: Clock = { now: START };
+    return { clock, store: await makeStore(clock) };
+  };
+  /** Lets `ms` pass for the store: on its clock, or in real time with room for the backend to act. */
+  const pass = async (clock: Clock, ms: number) => {
+    clock.now += ms;
+    if (!options.expiresOnClock) await sleep(ms + 100);
+  };
+
+  test(`${name} cache: an absent key reads as undefined, and deleting it is no error`, async () => {
+    const { store } = await fresh();
+    assert.equal(await store.get("token:never-set"), undefined);
+    await store.delete("token:never-set");
+    assert.equal(await store.get("token:never-set"), undefined);
+  });
+
+  test(`${name} cache: gets what was set, until it is deleted`, async () => {
+    const { store } = await fresh();
+    await store.set("token:abc", { owner: "u1" }, LONG);
+    assert.deepEqual(await store.get("token:abc"), { owner: "u1" });
+    await store.delete("token:abc");
+    assert.equal(await store.get("token:abc"), undefined);
+    await store.set("token:abc", { owner: "u2" }, LONG);
+    assert.deepEqual(await store.get("token:abc"), { owner: "u2" });
+  });
+
+  test(`${name} cache: values round-trip as JSON`, async () => {
+    const { store } = await fresh();
+    for (const [label, value] of VALUES) await store.set(`value:${label}`, value, LONG);
+    for (const [label, value] of VALUES) {
+      assert.deepEqual(await store.get(`value:${label}`), JSON.parse(JSON.stringify(value)), label);
+    }
+  });
+
+  test(`${name} cache: a set overwrites the value and the TTL`, async () => {
+    const { clock, store } = await fresh();
+    await store.set("token:o", 1, LONG);
+    await store.set("token:o", { second: true }, LONG);
+    assert.deepEqual(await store.get("token:o"), { second: true });
+    // A shorter TTL replaces the longer one, and a longer one the shorter.
+    await store.set("token:o", "short", 50);
+    await store.set("token:p", "short", 50);
+    await store.set("token:p", "long", LONG);
+    await pass(clock, 50);
+    assert.equal(await store.get("token:o"), undefined);
+    assert.equal(await store.get("token:p"), "long");
+  });
+
+  test(`${name} cache: an entry expires after its TTL`, async () => {
+    const { clock, store } = await fresh();
+    await store.set("reuse:short", { token: "t" }, 50);
+    await store.set("token:long", { token: "t" }, LONG);
+    if (options.expiresOnClock) {
+      clock.now += 49;
+      assert.deepEqual(await store.get("reuse:short"), { token: "t" });
+      clock.now -= 49;
+    }
+    await pass(clock, 50);
+    assert.equal(await store.get("reuse:short"), undefined);
+    assert.deepEqual(await store.get("token:long"), { token: "t" });
+    // Read again: an expired entry stays absent however often it is asked for.
+    assert.equal(await store.get("reuse:short"), undefined);
+  });
+
+  test(`${name} cache: a TTL below 1 ms leaves the key absent, and removes what was there`, async () => {
+    const { store } = await fresh();
+    await store.set("token:zero", "v", 0);
+    await store.set("token:negative", "v", -5);
+    await store.set("token:nan", "v", Number.NaN);
+    await store.set("token:replaced", "v", LONG);
+    await store.set("token:replaced", "w", 0);
+    for (const key of ["token:zero", "token:negative", "token:nan", "token:replaced"]) assert.equal(await store.get(key), undefined, key);
+  });
+
+  test(`${name} cache: keys with unusual characters are kept apart`, async () => {
+    const { store } = await fresh();
+    await Promise.all(UNUSUAL_KEYS.map((key, i) => store.set(key, { i, key }, LONG)));
+    for (const [i, key] of UNUSUAL_KEYS.entries()) assert.deepEqual(await store.get(key), { i, key }, JSON.stringify(key));
+    await store.delete("a/b");
+    assert.equal(await store.get("a/b"), undefined);
+    assert.deepEqual(await store.get("a:b"), { i: UNUSUAL_KEYS.indexOf("a:b"), key: "a:b" });
+  });
+
+  test(`${name} cache: a set with a linked key stores the entry, and the linked one as it was`, async () => {
+    const { store } = await fresh();
+    await store.set("token:rec", { owner: "u" }, LONG, "reuse:r");
+    await store.set("reuse:r", { token: "rec" }, LONG / 2);
+    assert.deepEqual(await store.get("token:rec"), { owner: "u" });
+    assert.deepEqual(await store.get("reuse:r"), { token: "rec" });
+    // Re-setting the record, as a usage report does, keeps both.
+    await store.set("token:rec", { owner: "u", used: true }, LONG, "reuse:r");
+    assert.deepEqual(await store.get("token:rec"), { owner: "u", used: true });
+    assert.deepEqual(await store.get("reuse:r"), { token: "rec" });
+  });
+
+  const { bounded } = options;
+  if (!bounded) return;
+
+  test(`${name} cache, bounded: a record's linked entry never outlives it, however often it is read`, async () => {
+    const clock: Clock = { now: START };
+    const store = await bounded(1_000, clock);
+    // The issuer's order: the record first, naming its reuse entry, then the reuse entry.
+    const setPair = async (id: string) => {
+      await store.set(`token:${id}`, { id }, LONG, `reuse:${id}`);
+      await store.set(`reuse:${id}`, { token: id }, LONG / 2);
+    };
+    await setPair("old");
+    let recordGoneAt: number | undefined;
+    for (let i = 0; i < 600; i++) {
+      await setPair(`new${i}`);
+      // A reuse hit on the old token, as its owner's reloads would make.
+      const reuse = await store.get("reuse:old");
+      const record = await store.get("token:old");
+      if (record === undefined) {
+        recordGoneAt ??= i;
+        assert.equal(reuse, undefined, `the reuse entry outlived its record (pair ${i})`);
+      }
+    }
+    assert.notEqual(recordGoneAt, undefined, "1 200 newer entries in a store of 1 000 never pushed the old record out");
+    assert.equal(await store.get("reuse:old"), undefined);
+    // The newest pairs are whole.
+    for (let i = 590; i < 600; i++) {
+      assert.deepEqual(await store.get(`token:new${i}`), { id: `new${i}` });
+      assert.deepEqual(await store.get(`reuse:new${i}`), { token: `new${i}` });
+    }
+  });
+
+  test(`${name} cache, bounded: holds no more than its bound, and the newest entries`, async () => {
+    const clock: Clock = { now: START };
+    const store = await bounded(100, clock);
+    for (let i = 0; i < 250; i++) await store.set(`k${i}`, i, LONG, i % 2 === 0 ? `k${i + 1}` : undefined);
+    let present = 0;
+    for (let i = 0; i < 250; i++) if ((await store.get(`k${i}`)) !== undefined) present++;
+    assert.ok(present <= 100, `${present} entries held, bound 100`);
+    for (let i = 200; i < 250; i++) assert.equal(await store.get(`k${i}`), i, `k${i}`);
+  });
+}

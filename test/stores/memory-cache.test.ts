@@ -1,0 +1,92 @@
+/**
+ * What only the embedded memory cache promises, beyond the contract it shares with every store
+ * (contract.test.ts): how it makes room, which it does in constant time per operation.
+ */
+import { describe, expect, it } from "vitest";
+import { memoryCache } from "../../src/store/memory-cache.ts";
+
+const LONG = 3_600_000;
+
+describe("memory cache", () => {
+  it("when full, drops the oldest-inserted entry: reads do not reorder, overwrites do", async () => {
+    const store = memoryCache({ maxEntries: 100 });
+    for (let i = 0; i < 100; i++) await store.set(`k${i}`, i, LONG);
+    expect(await store.get("k0")).toBe(0);
+    await store.set("k100", 100, LONG);
+    expect(store.size).toBe(100);
+    expect(await store.get("k0")).toBeUndefined();
+    for (let i = 1; i <= 100; i++) expect(await store.get(`k${i}`)).toBe(i);
+    await store.set("k1", "again", LONG);
+    await store.set("k101", 101, LONG);
+    expect(await store.get("k2")).toBeUndefined();
+    expect(await store.get("k1")).toBe("again");
+    for (let i = 3; i <= 101; i++) expect(await store.get(`k${i}`)).toBe(i);
+  });
+
+  it("makes room for a set by dropping one entry, not by looking through every other for expired ones", async () => {
+    let now = 0;
+    const store = memoryCache({ maxEntries: 1_000, now: () => now });
+    for (let i = 0; i < 500; i++) await store.set(`live${i}`, i, LONG);
+    for (let i = 0; i < 500; i++) await store.set(`brief${i}`, i, 10);
+    now = 10;
+    // A sweep would have emptied the 500 expired slots; here exactly the oldest entry goes.
+    await store.set("next0", 0, LONG);
+    expect(store.size).toBe(1_000);
+    expect(await store.get("live0")).toBeUndefined();
+    for (let i = 1; i < 500; i++) expect(await store.get(`live${i}`)).toBe(i);
+    expect(await store.get("next0")).toBe(0);
+    // Every live entry newer than the dropped one is still there, and the store stays correct.
+    for (let i = 1; i < 300; i++) await store.set(`next${i}`, i, LONG);
+    expect(store.size).toBe(1_000);
+    for (let i = 300; i < 500; i++) expect(await store.get(`live${i}`)).toBe(i);
+    for (let i = 0; i < 300; i++) expect(await store.get(`next${i}`)).toBe(i);
+  });
+
+  it("drops an expired entry when it is read, with the entry it links to", async () => {
+    let now = 0;
+    const store = memoryCache({ now: () => now });
+    await store.set("token:t", { owner: "u" }, 100, "reuse:t");
+    await store.set("reuse:t", { token: "t" }, 1_000);
+    await store.set("token:other", 1, 100);
+    expect(store.size).toBe(3);
+    now = 100;
+    expect(await store.get("token:t")).toBeUndefined();
+    expect(store.size).toBe(1);
+    expect(await store.get("reuse:t")).toBeUndefined();
+    expect(await store.get("token:other")).toBeUndefined();
+    expect(store.size).toBe(0);
+  });
+
+  it("drops a linked entry when its record is evicted, and follows a chain of links to its end", async () => {
+    const store = memoryCache({ maxEntries: 4 });
+    await store.set("a", 1, LONG, "b");
+    await store.set("b", 2, LONG, "c");
+    await store.set("c", 3, LONG, "a");
+    await store.set("d", 4, LONG);
+    await store.set("e", 5, LONG);
+    expect(store.size).toBe(2);
+    expect([await store.get("a"), await store.get("b"), await store.get("c")]).toEqual([undefined, undefined, undefined]);
+    expect([await store.get("d"), await store.get("e")]).toEqual([4, 5]);
+  });
+
+  it("deletes only the key it is asked to, and replacing an entry keeps what it linked to", async () => {
+    const store = memoryCache();
+    await store.set("token:t", 1, LONG, "reuse:t");
+    await store.set("reuse:t", 2, LONG);
+    await store.set("token:t", 3, LONG);
+    await store.delete("token:t");
+    expect(await store.get("reuse:t")).toBe(2);
+  });
+
+  it("holds 100 000 live tokens at two entries each by default, and refuses a bound it cannot keep", async () => {
+    const store = memoryCache();
+    for (let i = 0; i < 100_000; i++) {
+      await store.set(`token:${i}`, i, LONG, `reuse:${i}`);
+      await store.set(`reuse:${i}`, i, LONG);
+    }
+    expect(store.size).toBe(200_000);
+    expect(await store.get("token:0")).toBe(0);
+    expect(await store.get("reuse:0")).toBe(0);
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => memoryCache({ maxEntries: bad })).toThrow(/maxEntries/);
+  });
+});
