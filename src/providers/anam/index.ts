@@ -1,104 +1,102 @@
-import { claimedExpiry } from "../token-claims.ts";
-import { InvalidUpstreamResponse, UpstreamError, type FailureClass, type MintRequest, type MintedToken, type Provider } from "../provider.ts";
-import { AttemptTimeout, resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from "../retry.ts";
-import { parsePersonaConfig, type PersonaConfig, type SchemaOptions, type SessionOptions } from "../schema.ts";
+import * as v from "valibot";
+import { InvalidUpstreamResponse, OptionError } from "../../errors.ts";
+import type { MintContext } from "../../provider.ts";
+import { claimedExpiry } from "../../token-claims.ts";
+import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
+import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "./emulator.ts";
+import { personaConfigSchema, sessionOptionsSchema, type PersonaConfig, type PersonaConfigInput, type SchemaOptions, type SessionOptions } from "./schema.ts";
 
-export interface AnamOptions {
-  /** Your Anam API key. It is sent only to `baseUrl`, and redacted from anything tollgate logs. */
-  apiKey: string;
+/**
+ * tollgate/anam: session tokens for Anam's streaming avatars. A profile's config is a persona
+ * config; `POST {baseUrl}/v1/auth/session-token` with the API key as a bearer token answers
+ * `{ sessionToken }`, a JWT that starts one session within the hour. SOURCES.md says where each
+ * fact comes from.
+ */
+
+export interface AnamOptions extends HttpProviderOptions {
   /** Default `https://api.anam.ai`. */
   baseUrl?: string | URL;
   /** Sent with every token, for Anam's own session listings. */
   clientLabel?: string;
   /** Sent with every token, e.g. `{ sessionReplay: { enableSessionReplay: false } }`. */
   sessionOptions?: SessionOptions;
-  /** Retry policy for the upstream call. See RetryOptions for the defaults. */
-  retry?: RetryOptions;
   /** Let persona config keys this version does not know pass through to Anam. Default false. */
   passthroughUnknownKeys?: SchemaOptions["passthroughUnknownKeys"];
-  /**
-   * The fetch to call Anam with. Default the global `fetch`. Typed by its call alone, since each
-   * runtime's `typeof fetch` adds its own members (Bun's `preconnect`) that a wrapper lacks.
-   */
-  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }
+
+export type AnamProvider = HttpProvider<PersonaConfig, PersonaConfigInput> & { readonly emulator?: AnamEmulator };
 
 /** A token lives one hour unless its `exp` claim says otherwise. */
 const DEFAULT_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
 
-export interface AnamProvider extends Provider<PersonaConfig> {
-  readonly retry: ResolvedRetryOptions;
-}
-
-/** The Anam provider: `POST {baseUrl}/v1/auth/session-token` with the API key as a bearer token. */
 export function anam(options: AnamOptions): AnamProvider {
-  if (!options.apiKey) throw new TypeError("anam(): apiKey is required");
-  const apiKey = options.apiKey;
-  const endpoint = new URL("/v1/auth/session-token", options.baseUrl ?? "https://api.anam.ai");
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const schemaOptions = { passthroughUnknownKeys: options.passthroughUnknownKeys ?? false };
-
-  async function mint({ config, signal }: MintRequest<PersonaConfig>): Promise<MintedToken> {
-    const body: Record<string, unknown> = { personaConfig: config };
-    if (options.sessionOptions) body.sessionOptions = options.sessionOptions;
-    if (options.clientLabel) body.clientLabel = options.clientLabel;
-
-    const response = await fetchImpl(endpoint, {
+  let sessionOptions: SessionOptions | undefined;
+  if (options?.sessionOptions !== undefined) {
+    const checked = v.safeParse(sessionOptionsSchema(options), options.sessionOptions);
+    if (!checked.success) throw new OptionError("anam(): sessionOptions", checked.issues.map((issue) => issue.message).join("; "));
+    sessionOptions = checked.output;
+  }
+  return defineHttpProvider(
+    {
+      name: "anam",
+      label: "Anam",
+      defaultBaseUrl: "https://api.anam.ai",
+      path: "/v1/auth/session-token",
       method: "POST",
-      headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-      signal,
-    });
-    const mintedAt = Date.now();
-    const text = await response.text();
-
-    if (!response.ok) {
-      throw new UpstreamError(response.status, upstreamMessage(text, response.status), parseRetryAfter(response.headers.get("Retry-After")));
-    }
-    const token = readSessionToken(text);
-    return { token, expiresAt: expiryOf(token, mintedAt), status: response.status };
-  }
-
-  function classify(error: unknown): FailureClass {
-    if (error instanceof UpstreamError) {
-      // 400, 401, 403 and 404 (bad config, bad key, no permission, no persona) are never retried:
-      // a second attempt would get the same answer.
-      return {
-        retryable: error.status === 408 || error.status === 429 || error.status >= 500,
-        retryAfterMs: error.retryAfterMs,
-        errorType: String(error.status),
-      };
-    }
-    if (error instanceof InvalidUpstreamResponse) return { retryable: false, errorType: "invalid_response" };
-    if (error instanceof AttemptTimeout) return { retryable: true, errorType: "timeout" };
-    // fetch rejects with a TypeError when the connection fails: refused, reset, DNS.
-    if (error instanceof TypeError) return { retryable: true, errorType: "network" };
-    return { retryable: false, errorType: "unknown" };
-  }
-
-  return {
-    name: "anam",
-    endpoint,
-    retry: resolveRetryOptions(options.retry),
-    parseConfig: (input) => parsePersonaConfig(input, schemaOptions),
-    mint,
-    classify,
-    redact: (text) => text.split(apiKey).join("[redacted]"),
-  };
+      config: personaConfigSchema({ passthroughUnknownKeys: options?.passthroughUnknownKeys ?? false }),
+      tokenUse: "single-use",
+      authHeaders: (apiKey) => ({ Authorization: `Bearer ${apiKey}` }),
+      request: (config, context) => {
+        const body: Record<string, unknown> = { personaConfig: withSessionCeiling(config, context) };
+        if (sessionOptions) body.sessionOptions = sessionOptions;
+        if (options.clientLabel) body.clientLabel = options.clientLabel;
+        return { body };
+      },
+      read: (body, { mintedAt }) => {
+        const token = stringField(body, "sessionToken");
+        if (!token) throw new InvalidUpstreamResponse("Anam answered 200 without a sessionToken");
+        // Anam's guide and SDK read `sessionToken`; the answer carries it too, so their code works as it is.
+        return { token, expiresAt: expiryOf(token, mintedAt), extra: { sessionToken: token } };
+      },
+    },
+    options,
+  );
 }
 
-function readSessionToken(text: string): string {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new InvalidUpstreamResponse("Anam answered 200 with a body that is not JSON");
-  }
-  const token = (body as { sessionToken?: unknown } | null)?.sessionToken;
-  if (typeof token !== "string" || token.length === 0) {
-    throw new InvalidUpstreamResponse("Anam answered 200 without a sessionToken");
-  }
-  return token;
+/**
+ * An Anam provider on an emulator in this process: no key, no network. The emulator is on the
+ * provider as `emulator`, for its stats and faults.
+ */
+anam.emulated = (options: Partial<AnamEmulatorOptions> & Omit<AnamOptions, "apiKey" | "baseUrl" | "fetch"> = {}): AnamProvider => {
+  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
+  const emulator = createAnamEmulator({ ...options, apiKey });
+  return { ...anam({ ...options, apiKey, baseUrl: emulatorBaseUrl("anam"), fetch: inProcessFetch(emulator) }), emulator };
+};
+
+/** Anam's documented demo persona, for a profile that works on the emulator as it is. */
+anam.demo = Object.freeze({
+  name: "Cara",
+  avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
+  voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
+  llmId: "ANAM_GPT_4O_MINI_V1",
+  systemPrompt: "You are Cara, a helpful customer service representative. Keep answers short.",
+  maxSessionLengthSeconds: 600,
+}) satisfies PersonaConfigInput;
+
+/** The provider from `ANAM_API_KEY` and `ANAM_BASE_URL`, or undefined when no key is set. */
+anam.fromEnv = (env: Record<string, string | undefined>): AnamProvider | undefined => {
+  const apiKey = env.ANAM_API_KEY?.trim();
+  if (!apiKey) return undefined;
+  return anam({ apiKey, baseUrl: env.ANAM_BASE_URL?.trim() || undefined });
+};
+
+/** An ephemeral persona's `maxSessionLengthSeconds`, lowered to the app's ceiling where it has one. */
+function withSessionCeiling(config: PersonaConfig, context: MintContext): PersonaConfig {
+  const ceiling = context.maxSessionSeconds;
+  if (ceiling === undefined || "personaId" in config) return config;
+  const own = config.maxSessionLengthSeconds;
+  return { ...config, maxSessionLengthSeconds: own === undefined ? ceiling : Math.min(own, ceiling) };
 }
 
 /** The token's own `exp` claim where it has one; otherwise the documented lifetime from now. */
@@ -106,24 +104,5 @@ export function expiryOf(token: string, mintedAt: number): number {
   return claimedExpiry(token) ?? mintedAt + DEFAULT_TOKEN_LIFETIME_MS;
 }
 
-/** Anam's error bodies carry `message` or `error`; keep it short, it is for the operator's log. */
-function upstreamMessage(text: string, status: number): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown; error?: unknown };
-    const message = body.message ?? body.error;
-    if (typeof message === "string") return `Anam answered ${status}: ${message.slice(0, 500)}`;
-  } catch {
-    // Not JSON: fall through.
-  }
-  return `Anam answered ${status}`;
-}
-
-/** `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - Date.now());
-}
+export { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "./emulator.ts";
+export { personaConfigSchema, sessionOptionsSchema, LEGACY_BRAIN_TYPES, type PersonaConfig, type PersonaConfigInput, type StatefulPersonaConfig, type EphemeralPersonaConfig, type SessionOptions } from "./schema.ts";
