@@ -1,68 +1,80 @@
 import { trace } from "@opentelemetry/api";
-import { TollgateError, problemResponse } from "./errors.ts";
-import { readJsonBody, jsonResponse, tokenAnswers } from "./http.ts";
-import { createTokenIssuer, type IssueRequest, type TokenIssuer, type TokenIssuerOptions } from "./issuer.ts";
+import { userTag } from "./canonical.ts";
+import { OptionError, TollgateError } from "./errors.ts";
+import { corsFor, type CorsOptions } from "./handler/cors.ts";
+import { errorAnswer } from "./handler/error-answer.ts";
+import { checkRateLimits, rateLimiterFor, type HandlerRateLimit, type HandlerRateLimitContext } from "./handler/rate-limits.ts";
+import { readJsonBody, jsonResponse } from "./http.ts";
+import { createTokenIssuer, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
 import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
-import { frozenDataCopy, userTag } from "./canonical.ts";
-import { TokenRequestBody, UsageReportBody, ValidationError, parseBody } from "./schema.ts";
-import { createRateLimiter, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "./rate-limit/index.ts";
-import type { RateLimitStore } from "./rate-limit/types.ts";
+import { profilesFrom, type PersonaResolver, type ProfileResolver, type ProfileSpec } from "./profiles.ts";
+import type { ConfigInputOf, Provider, User } from "./provider.ts";
+import type { StoreFailurePolicy } from "./rate-limit/index.ts";
 import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
 import { routeTracer } from "./telemetry/route-span.ts";
 import { tollgateTracer, type TelemetryOptions } from "./telemetry/scope.ts";
+import { readTokenRequest, readUsageReport } from "./wire.ts";
 
 /**
  * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
  * the pipeline below, top to bottom:
  *
- *   method (405) -> authenticate (401) -> authorize (403) -> body: JSON (415), size (413),
- *   schema (400) -> persona (400) -> rate limits (429) -> issuer: cache, single-flight, upstream
- *   with retries -> 200 { sessionToken, expiresAt }, or a problem+json error.
+ *   CORS preflight -> method (405) -> authenticate (401) -> authorize (403) -> body: JSON (415),
+ *   size (413), schema (400) -> profile (400) -> rate limits (429) -> issuer: cache, single-flight,
+ *   provider with retries -> 200 { token, expiresAt, provider, profile, ...extra }
+ *
+ * and the usage route: authenticate -> body -> the token's record (404, 403) -> 204. Anything that
+ * goes wrong is a problem+json answer.
  */
 
-/** Whoever `authenticate` recognised. Only `id` is read by tollgate. */
-export interface User {
-  id: string;
-}
+/** Profiles typed by their providers, so that a config with a misspelt field fails to compile. */
+export type ProfilesFor<P extends Record<string, Provider<any, any>>> = {
+  [Name in keyof P]: { provider: P[Name]; config: ConfigInputOf<P[Name]>; maxSessionSeconds?: number };
+};
 
-export type PersonaResolver<U extends User> = (personaType: string, user: U) => unknown | undefined | Promise<unknown | undefined>;
-
-export interface TokenHandlerOptions<U extends User = User> extends TelemetryOptions {
-  provider: TokenIssuerOptions<unknown>["provider"];
+export interface TokenHandlerOptions<U extends User = User, P extends Record<string, Provider<any, any>> = Record<string, Provider<any, any>>> extends TelemetryOptions {
   /** The signed-in user, or null for a 401. May be async. */
   authenticate: (request: Request) => U | null | undefined | Promise<U | null | undefined>;
   /** Whether this user may mint tokens; false is a 403. Default: every authenticated user may. */
   authorize?: (user: U, request: Request) => boolean | Promise<boolean>;
   /**
-   * The persona configs the browser may choose from by `personaType`: a map, or a function for
-   * configs that depend on the user. The server, not the browser, decides what a persona is.
+   * The profiles a browser may ask for by name, each a provider and its config: a map, checked when
+   * the handler is made, or a function for profiles that depend on the user.
    */
-  personas: Record<string, unknown> | PersonaResolver<U>;
+  profiles?: ProfilesFor<P> | Record<string, ProfileSpec> | ProfileResolver<U>;
+  /** Providers by name, for profiles that name theirs by a string. */
+  providers?: Record<string, Provider<any, any>>;
+  /** The one-provider short form: with `personas`, or the provider of profiles that name none. */
+  provider?: Provider<any, any>;
+  /** With `provider`: its configs by name (for Anam, persona configs). */
+  personas?: Record<string, unknown> | PersonaResolver<U>;
   /**
-   * Accept a whole `personaConfig` from the browser, checked against the provider's schema.
-   * Off by default: a browser that picks its own system prompt can make the avatar say anything.
+   * Accept a whole config from the browser (`config`, or `personaConfig` as Anam's guide writes it),
+   * checked against `provider`'s schema. Off by default: a browser that picks its own system prompt
+   * can make the avatar say anything.
    */
   allowClientConfig?: boolean;
+  /** The longest session, in seconds, for every profile; sent to providers that can enforce it. */
+  maxSessionSeconds?: number;
   /** Largest request body read, in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
-  /** Where cached tokens and usage records live. Default: a bounded in-memory store. */
-  store?: TokenIssuerOptions<unknown>["store"];
-  /** Token reuse; see TokenIssuerOptions. Default: reuse until used or 10 minutes before expiry. */
-  reuse?: TokenIssuerOptions<unknown>["reuse"];
+  /** Where cached tokens and their records live. Default: a bounded in-memory store. */
+  store?: TokenIssuerOptions["store"];
+  /** Token reuse; see TokenIssuerOptions. */
+  reuse?: TokenIssuerOptions["reuse"];
   /**
-   * Rate limits, checked after the persona is resolved and before the issuer. Options for
-   * createRateLimiter, a limiter to share between handlers, or `false` for none. Default: 10 an
-   * hour per user, fixed window, counted on `store` when it can hold rate limits (the Redis, Deno
-   * KV and unstorage stores can), otherwise in this process's memory.
+   * Rate limits, checked after the profile is resolved and before the issuer: `"10/1h"`, options for
+   * createRateLimiter, a limiter to share between handlers, or `false` for none. Default: 10 an hour
+   * per user, fixed window, counted on `store` when it can hold rate limits (the Redis, Deno KV and
+   * unstorage stores can), otherwise in this process's memory.
    */
-  rateLimit?: RateLimiterOptions<HandlerRateLimitContext<U>> | RateLimiter<HandlerRateLimitContext<U>> | false;
+  rateLimit?: HandlerRateLimit<U>;
   /**
    * Put the `RateLimit` and `RateLimit-Policy` fields on a 200 too, so that a client can see how many
    * tokens it has left before it is refused; a 429 always carries them. Off by default: a browser
-   * asks for a token once per conversation and seldom needs them, and on Deno they take the token's
-   * answer past the 512 bytes that Deno sends in one write (docs/benchmarks.md).
+   * asks for a token once per conversation and seldom needs them.
    */
   rateLimitFieldsOnSuccess?: boolean;
   /**
@@ -72,11 +84,13 @@ export interface TokenHandlerOptions<U extends User = User> extends TelemetryOpt
    * `memory`. `rateLimit.onStoreError`, when given, rules for the rate limits.
    */
   onStoreError?: StoreFailurePolicy;
+  /** CORS, for front ends on other origins. Default: none, and a preflight is a 405. */
+  cors?: CorsOptions;
   /** An issuer to share with other handlers; by default the handler makes its own. */
   issuer?: TokenIssuer;
   /** Called with every lifecycle event. */
   onEvent?: EventListener;
-  /** Where upstream failures are explained. Default: JSON lines on the console. */
+  /** Where server failures are explained. Default: JSON lines on the console. */
   logger?: Logger;
   /** The realm named in `WWW-Authenticate`. Default "tollgate". */
   realm?: string;
@@ -87,133 +101,85 @@ export interface TokenHandlerOptions<U extends User = User> extends TelemetryOpt
   recordUserIds?: boolean;
 }
 
-/** What a limit's `key` and `cost` functions are given. */
-export interface HandlerRateLimitContext<U extends User = User> extends RateLimitContext {
-  user: U;
-  request: Request;
-  personaType: string;
-}
-
-export type TokenHandler = ((request: Request) => Promise<Response>) & { readonly issuer: TokenIssuer };
+export type TokenHandler = ((request: Request) => Promise<Response>) & {
+  readonly issuer: TokenIssuer;
+  /** The profile names a browser may ask for, when they are known up front. */
+  readonly profileNames: readonly string[] | undefined;
+};
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
-/** The persona type that telemetry shows for a config the browser sent itself. */
-const CLIENT_CONFIG = "client-config";
 
-export function createTokenHandler<U extends User>(options: TokenHandlerOptions<U>): TokenHandler {
-  const { provider } = options;
-  const logger = options.logger ?? consoleLogger;
+export function createTokenHandler<U extends User, P extends Record<string, Provider<any, any>> = Record<string, Provider<any, any>>>(options: TokenHandlerOptions<U, P>): TokenHandler {
+  if (typeof options?.authenticate !== "function") throw new OptionError("authenticate", "is required: a function from the request to the signed-in user (or null)");
+  if (options.authorize !== undefined && typeof options.authorize !== "function") throw new OptionError("authorize", "must be a function");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const event = eventEmitter(provider.name, [telemetryListener(options), options.onEvent]);
-  const traceRoute = routeTracer(tollgateTracer(options.tracerProvider), provider.name);
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 64) throw new OptionError("maxBodyBytes", "must be a whole number of bytes, at least 64");
+
+  const profiles = profilesFrom<U>(options as Parameters<typeof profilesFrom<U>>[0]);
+  const logger = options.logger ?? consoleLogger;
+  const redact = (text: string) => profiles.providers.reduce((redacted, provider) => provider.redact(redacted), text);
+  const emit = eventEmitter([telemetryListener(options), options.onEvent]);
+  const traceRoute = routeTracer(tollgateTracer(options.tracerProvider));
+  const logStoreFailure = (message: string) => (error: unknown, limit?: string) =>
+    logger.warn(message, { ...(limit ? { limit } : {}), cause: redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
   const issuer =
     options.issuer ??
     createTokenIssuer({
-      provider,
       store: options.store,
       reuse: options.reuse,
+      maxSessionSeconds: options.maxSessionSeconds,
       onStoreError: (options.onStoreError ?? "closed") === "closed" ? "closed" : "memory",
-      onStoreFailure: (error) => logStoreFailure(logger, provider, "token store failed", error),
-      onEvent: options.onEvent,
+      onStoreFailure: logStoreFailure("token store failed"),
+      events: emit,
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
     });
-  const resolvePersona = personaResolver(options.personas, provider.parseConfig);
+  const limiter = rateLimiterFor<U>({ option: options.rateLimit, store: options.store, onStoreError: options.onStoreError, logStoreFailure: logStoreFailure("rate-limit store failed") });
+  const cors = corsFor(options.cors);
+  const answerError = errorAnswer(emit, logger, redact);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
-  const limiter = rateLimiterFor(options, logger);
-  const answerJson = tokenAnswers();
 
-  async function signedInUser(request: Request): Promise<U> {
+  async function signedInUser(request: Request, context: Partial<LifecycleEvent>): Promise<U> {
     const user = await options.authenticate(request);
     if (!user || typeof user.id !== "string" || user.id === "") {
       throw new TollgateError("unauthenticated", { headers: { "WWW-Authenticate": challenge } });
     }
     if (options.recordUserIds) trace.getActiveSpan()?.setAttribute(ATTR.userId, user.id);
+    context.user = await userTag(user.id);
     return user;
   }
 
   async function mintRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
-    event("requested");
-    const user = await signedInUser(request);
-    context.user = await userTag(user.id);
+    emit("requested", context);
+    const user = await signedInUser(request, context);
     if (options.authorize && !(await options.authorize(user, request))) throw new TollgateError("forbidden");
 
-    const body = parseBody(TokenRequestBody, await readJsonBody(request, maxBodyBytes));
-    let config: unknown;
-    if (body.personaConfig !== undefined) {
-      if (!options.allowClientConfig) {
-        throw new TollgateError("invalid_request", { detail: "personaConfig is not accepted here; name a personaType" });
-      }
-      config = parseClientConfig(body.personaConfig);
-      context.personaType = CLIENT_CONFIG;
-    } else {
-      if (body.personaType === undefined) throw new TollgateError("invalid_request", { detail: "personaType is required" });
-      config = await resolvePersona(body.personaType, user);
-      // Only a persona type the server knows reaches telemetry: an unknown one is the browser's text.
-      context.personaType = body.personaType;
-    }
+    const body = readTokenRequest(await readJsonBody(request, maxBodyBytes));
+    const profile = await profiles.resolve(body, user);
+    // Only a profile the server knows reaches telemetry: an unknown name is the browser's text.
+    context.provider = profile.provider.name;
+    context.profile = profile.name;
 
-    const rateLimitFields = await checkRateLimits(user, request, context);
-    const issued = await issuer.issue(new HttpIssueRequest(config, user.id, context.personaType, request));
-    event("issued", context, { cacheHit: issued.cacheHit });
-    return jsonResponse(answerJson(issued.token, issued.expiresAt), rateLimitFields);
-  }
-
-  /** The rate-limit step: a 429 with the limit's headers, or the headers a 200 carries, if any. */
-  async function checkRateLimits(user: U, request: Request, context: Partial<LifecycleEvent>): Promise<Record<string, string> | undefined> {
-    if (!limiter) return undefined;
-    const check = await limiter.check({ user, request, personaType: context.personaType! });
-    if (check.allowed) {
-      context.rateLimit = "allowed";
-      return options.rateLimitFieldsOnSuccess ? check.fields : undefined;
-    }
-    const refusal = check.decisions.find((decision) => !decision.allowed)!;
-    event("rate_limited", context, { status: 429, limit: refusal.name });
-    throw new TollgateError("rate_limited", {
-      detail: `Rate limit "${refusal.name}" reached; retry in ${refusal.retryAfter} s`,
-      retryAfter: refusal.retryAfter,
-      headers: check.fields,
-    });
-  }
-
-  function parseClientConfig(input: unknown): unknown {
-    try {
-      return provider.parseConfig(input);
-    } catch (error) {
-      if (error instanceof ValidationError) throw new TollgateError("invalid_request", { detail: `personaConfig: ${error.message}` });
-      throw error;
-    }
+    const limitFields = await checkRateLimits(limiter, { user, request, profile: profile.name, provider: profile.provider.name }, context, emit, options.rateLimitFieldsOnSuccess ?? false);
+    const issued = await issuer.issue({ profile, userId: user.id, clientId: body.clientId, signal: request.signal });
+    emit("issued", context, { cacheHit: issued.cacheHit });
+    return jsonResponse(tokenAnswer(issued), limitFields);
   }
 
   async function usageRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
-    const user = await signedInUser(request);
-    context.user = await userTag(user.id);
-    const body = parseBody(UsageReportBody, await readJsonBody(request, maxBodyBytes));
-    await issuer.reportUsage({ token: body.sessionToken, userId: user.id, event: body.event, durationMs: body.durationMs });
+    const user = await signedInUser(request, context);
+    const report = readUsageReport(await readJsonBody(request, maxBodyBytes));
+    await issuer.reportUsage({ ...report, userId: user.id });
     return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
   }
 
-  function answerError(error: unknown, context: Partial<LifecycleEvent>): Response {
-    const known = toTollgateError(error);
-    context.errorType = known.code;
-    if (known.code === "unauthenticated" || known.code === "forbidden") {
-      event("denied", context, { status: known.status, errorType: known.code });
-    } else if (known.code !== "rate_limited") {
-      event("failed", context, { status: known.status, errorType: known.code });
-    }
-    if (known.status >= 500) {
-      const cause = known.cause instanceof Error ? `${known.cause.name}: ${known.cause.message}` : undefined;
-      logger.error(known.detail, { code: known.code, status: known.status, cause: cause && provider.redact(cause) });
-    }
-    return problemResponse(known);
-  }
-
-  const handler = (request: Request): Promise<Response> => {
+  const handler = async (request: Request): Promise<Response> => {
+    if (cors && request.method === "OPTIONS") return cors.preflight(request);
     const context: Partial<LifecycleEvent> = {};
-    const isUsage = isUsagePath(request.url);
-    return traceRoute(isUsage ? "usage" : "issue", context, async () => {
+    const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
+    const response = await traceRoute(isUsage ? "usage" : "issue", context, async () => {
       try {
-        if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: "POST" } });
+        if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: cors ? "POST, OPTIONS" : "POST" } });
         return await (isUsage ? usageRoute(request, context) : mintRoute(request, context));
       } catch (error) {
         // The client went away: nobody will read an answer, and it is not the server's failure.
@@ -221,114 +187,18 @@ export function createTokenHandler<U extends User>(options: TokenHandlerOptions<
         return answerError(error, context);
       }
     });
+    return cors ? cors.decorate(request, response) : response;
   };
-  return Object.assign(handler, { issuer });
+  return Object.assign(handler, { issuer, profileNames: profiles.names });
 }
 
-/**
- * Whether an absolute URL, as a runtime gives `request.url`, names the usage route: its path (what
- * lies between the authority and any query or fragment) ends in `/usage`, trailing slashes aside.
- * Found with string searches, which cost far less than parsing the URL.
- */
-function isUsagePath(url: string): boolean {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return false;
-  let end = url.length;
-  const query = url.indexOf("?", start);
-  if (query !== -1) end = query;
-  const fragment = url.indexOf("#", start);
-  if (fragment !== -1 && fragment < end) end = fragment;
-  while (end > start + 1 && url[end - 1] === "/") end--;
-  return url.startsWith("/usage", end - "/usage".length) && end - "/usage".length >= start;
-}
-
-/**
- * What the handler asks the issuer for. `signal` is read from the HTTP request only when the issuer
- * waits on the upstream: on some servers (srvx on Node) the first read of `request.signal` builds
- * an AbortController and listeners, which a cache hit never needs. A class rather than an object
- * literal with a getter, which V8 builds through a slow path on every request.
- */
-class HttpIssueRequest implements IssueRequest {
-  constructor(
-    readonly config: unknown,
-    readonly userId: string,
-    readonly personaType: string | undefined,
-    private readonly request: Request,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.request.signal;
-  }
-}
-
-function isRateLimitStore(store: unknown): store is RateLimitStore {
-  return typeof (store as Partial<RateLimitStore> | undefined)?.consume === "function";
-}
-
-function rateLimiterFor<U extends User>(options: TokenHandlerOptions<U>, logger: Logger): RateLimiter<HandlerRateLimitContext<U>> | undefined {
-  const given = options.rateLimit ?? {};
-  if (given === false) return undefined;
-  if (typeof (given as RateLimiter<HandlerRateLimitContext<U>>).check === "function") return given as RateLimiter<HandlerRateLimitContext<U>>;
-  const limiterOptions = given as RateLimiterOptions<HandlerRateLimitContext<U>>;
-  return createRateLimiter({
-    ...limiterOptions,
-    store: limiterOptions.store ?? (isRateLimitStore(options.store) ? options.store : undefined),
-    onStoreError: limiterOptions.onStoreError ?? options.onStoreError,
-    onStoreFailure: (error, limit) => {
-      limiterOptions.onStoreFailure?.(error, limit);
-      logStoreFailure(logger, options.provider, "rate-limit store failed", error, { limit });
-    },
+/** The answer's JSON text: `{ token, expiresAt, provider, profile, ...extra }`, `expiresAt` in ISO 8601. */
+function tokenAnswer(issued: IssuedToken): string {
+  return JSON.stringify({
+    token: issued.token,
+    expiresAt: new Date(issued.expiresAt).toISOString(),
+    provider: issued.provider,
+    profile: issued.profile,
+    ...issued.extra,
   });
-}
-
-/** The policy decides the answer; the operator still needs to know that a store is failing. */
-function logStoreFailure(logger: Logger, provider: { redact(text: string): string }, message: string, error: unknown, fields: Record<string, unknown> = {}) {
-  logger.warn(message, { ...fields, cause: provider.redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
-}
-
-function toTollgateError(error: unknown): TollgateError {
-  if (error instanceof TollgateError) return error;
-  if (error instanceof ValidationError) return new TollgateError("invalid_request", { detail: error.message });
-  return new TollgateError("internal", { cause: error });
-}
-
-/**
- * A map's configs are checked once, when the handler is made, so a typo fails at start-up rather
- * than on a user's request. A function's are checked by the issuer on each request.
- */
-function personaResolver<U extends User>(personas: TokenHandlerOptions<U>["personas"], parseConfig: (input: unknown) => unknown): PersonaResolver<U> {
-  if (typeof personas === "function") {
-    return async (personaType, user) => {
-      const config = await personas(personaType, user);
-      if (config === undefined || config === null) throw unknownPersona(personaType);
-      return checkedServerConfig(config, parseConfig, personaType);
-    };
-  }
-  const configs = new Map<string, unknown>();
-  for (const [personaType, config] of Object.entries(personas)) {
-    const checked = checkedServerConfig(config, parseConfig, personaType, true);
-    // A frozen copy can never change, so the issuer may check and serialise it once rather than on
-    // every request. A config that is not plain data is kept as it is and checked each time.
-    configs.set(personaType, frozenDataCopy(checked) ?? checked);
-  }
-  return (personaType) => {
-    if (!configs.has(personaType)) throw unknownPersona(personaType);
-    return configs.get(personaType);
-  };
-}
-
-function checkedServerConfig(config: unknown, parseConfig: (input: unknown) => unknown, personaType: string, atStartup = false): unknown {
-  try {
-    return parseConfig(config);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    const message = `The persona config for "${personaType}" is invalid: ${error.message}`;
-    // A server-side config is the app's mistake, not the browser's: a 500, explained in the log.
-    if (atStartup) throw new TypeError(message);
-    throw new TollgateError("internal", { cause: new Error(message) });
-  }
-}
-
-function unknownPersona(personaType: string) {
-  return new TollgateError("unknown_persona", { detail: `No persona type named "${personaType}"` });
 }

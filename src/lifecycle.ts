@@ -1,10 +1,12 @@
 /**
- * The life of a session token, as one list that the pipeline emits and everything else reads:
- * telemetry, logs and the app's own `onEvent` hook.
+ * The life of a token, as one list that the pipeline emits and everything else reads: telemetry,
+ * logs and the app's own `onEvent` hook.
  *
  *   requested -> denied | rate_limited | cache_hit | minting -> retried* -> minted -> issued
- *             -> used (the client started its session) -> ended (with the session's duration)
- *   failed at any step; evicted when a cached token is used or near its expiry.
+ *             -> started (the client started its session) -> ended (with the session's duration)
+ *                | session_failed (the provider refused the token when the session started)
+ *   failed when a request ends without a token; evicted when a cached token is started, failed or
+ *   near its expiry.
  */
 export const LIFECYCLE_EVENTS = [
   "requested",
@@ -15,8 +17,9 @@ export const LIFECYCLE_EVENTS = [
   "retried",
   "minted",
   "issued",
-  "used",
+  "started",
   "ended",
+  "session_failed",
   "evicted",
   "failed",
 ] as const;
@@ -31,8 +34,10 @@ export interface LifecycleEvent {
   name: LifecycleEventName;
   /** Epoch milliseconds. */
   time: number;
-  provider: string;
-  personaType?: string;
+  /** The provider's name, once the request's profile is known. */
+  provider?: string;
+  /** The profile asked for, once the server knows it (a browser's unknown name never gets here). */
+  profile?: string;
   /** A short hash of the user's id. */
   user?: string;
   /** A short fingerprint of the token concerned. */
@@ -49,7 +54,7 @@ export interface LifecycleEvent {
   durationMs?: number;
   /** Whether the token came from the reuse cache (`issued`). */
   cacheHit?: boolean;
-  /** Why a token left the cache (`evicted`): `used` or `expiring`. */
+  /** Why a token left the cache (`evicted`): `started` or `failed`. */
   reason?: string;
   /** The limit that refused the request (`rate_limited`). */
   limit?: string;
@@ -69,7 +74,7 @@ export type EventListener = ((event: LifecycleEvent) => void) & {
   readonly hears?: () => boolean;
 };
 
-/** Emits one provider's lifecycle events: `emit(name, context, fields)`. */
+/** Emits lifecycle events: `emit(name, context, fields)`. */
 export interface EventEmitter {
   (name: LifecycleEventName, context?: Partial<LifecycleEvent>, fields?: Partial<LifecycleEvent>): void;
   /**
@@ -80,18 +85,18 @@ export interface EventEmitter {
 }
 
 /**
- * Builds each event (its time, the provider, the request's `context` and the event's own `fields`)
+ * Builds each event (its time, the request's `context` and the event's own `fields`)
  * and hands it to every listener, unless none would hear it: building the events of a cache hit
  * that no one hears costs microseconds of every request on Node. A listener that throws must not
  * break the request it observes.
  */
-export function eventEmitter(provider: string, listeners: ReadonlyArray<EventListener | undefined>): EventEmitter {
+export function eventEmitter(listeners: ReadonlyArray<EventListener | undefined>): EventEmitter {
   const active = listeners.filter((listener): listener is EventListener => listener !== undefined);
   const alwaysHeard = active.some((listener) => listener.hears === undefined);
   const heard = () => alwaysHeard || active.some((listener) => listener.hears!());
   const emit = (name: LifecycleEventName, context?: Partial<LifecycleEvent>, fields?: Partial<LifecycleEvent>) => {
     if (!heard()) return;
-    const event: LifecycleEvent = { name, time: Date.now(), provider, ...context, ...fields };
+    const event: LifecycleEvent = { name, time: Date.now(), ...context, ...fields };
     for (const listener of active) {
       try {
         listener(event);

@@ -25,7 +25,7 @@ export interface RetryOptions {
    * when the upstream is failing everyone. Default 0.2.
    */
   budgetRatio?: number;
-  /** Retries always available, the budget's floor and starting balance. Default 10. */
+  /** Retries always available each second, whatever the traffic: the budget's floor. Default 10. */
   budgetMinRetries?: number;
   /** Jitter source, for tests. Default `Math.random`. */
   random?: () => number;
@@ -54,29 +54,44 @@ export function backoffDelay(retry: number, options: ResolvedRetryOptions): numb
 }
 
 /**
- * A token bucket of retries: each first attempt deposits `ratio`, each retry withdraws one. The
- * balance never exceeds `minRetries` plus what recent traffic earned, so retries stay a fraction
- * of traffic however many requests fail together.
+ * How many retries the upstream may get, so that retries stay a fraction of traffic however many
+ * requests fail together. Two parts: a floor of `minRetries` that refills with time (a second's
+ * worth every second), so that after an idle spell one transient failure still gets its retry;
+ * and what traffic earned, `ratio` per first attempt, for bursts beyond the floor.
  */
 export class RetryBudget {
-  private balance: number;
-  private readonly ratio: number;
+  private floor: number;
+  private floorCheckedAt: number;
+  private earned = 0;
   private readonly cap: number;
 
-  constructor(ratio: number, minRetries: number) {
-    this.ratio = ratio;
-    this.balance = minRetries;
+  constructor(
+    private readonly ratio: number,
+    private readonly minRetries: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.floor = minRetries;
+    this.floorCheckedAt = now();
     this.cap = Math.max(minRetries, 1) * 10;
   }
 
   recordAttempt(): void {
-    this.balance = Math.min(this.cap, this.balance + this.ratio);
+    this.earned = Math.min(this.cap, this.earned + this.ratio);
   }
 
   tryWithdraw(): boolean {
-    if (this.balance < 1) return false;
-    this.balance -= 1;
-    return true;
+    const now = this.now();
+    this.floor = Math.min(this.minRetries, this.floor + ((now - this.floorCheckedAt) / 1000) * this.minRetries);
+    this.floorCheckedAt = now;
+    if (this.floor >= 1) {
+      this.floor -= 1;
+      return true;
+    }
+    if (this.earned >= 1) {
+      this.earned -= 1;
+      return true;
+    }
+    return false;
   }
 }
 

@@ -29,7 +29,7 @@ export { StoreUnavailableError } from "./errors.ts";
 export interface RateLimitContext {
   user: { id: string };
   request?: Request;
-  personaType?: string;
+  profile?: string;
 }
 
 export interface NamedRateLimit<C extends RateLimitContext = RateLimitContext> {

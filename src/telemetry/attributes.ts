@@ -16,7 +16,7 @@ export const ATTR = {
   /** The raw user id: only when the app opts in with `recordUserIds`. */
   userId: "enduser.id",
   provider: "tollgate.provider",
-  personaType: "tollgate.persona_type",
+  profile: "tollgate.profile",
   cacheHit: "tollgate.cache_hit",
   tokenFingerprint: "tollgate.token.fingerprint",
   attempt: "tollgate.attempt",
@@ -31,7 +31,7 @@ export const ATTR = {
 const SAFE_NAME = /^[A-Za-z0-9._:/-]{1,64}$/;
 
 /**
- * Persona types, limit names and error types end up as metric labels. Anything that does not look
+ * Profile names, limit names and error types end up as metric labels. Anything that does not look
  * like a name (free text, or something long enough to be a secret) becomes `other`, which keeps
  * both secrets and unbounded cardinality out of the backend.
  */

@@ -28,8 +28,9 @@ export function telemetryListener(options: Pick<TelemetryOptions, "meterProvider
 
 /** An event's fields as attributes, minus free text: every value is a name, a number or a flag. */
 export function eventAttributes(event: LifecycleEvent): Attributes {
-  const attributes: Attributes = { [ATTR.provider]: event.provider };
-  if (event.personaType !== undefined) attributes[ATTR.personaType] = safeName(event.personaType);
+  const attributes: Attributes = {};
+  if (event.provider !== undefined) attributes[ATTR.provider] = event.provider;
+  if (event.profile !== undefined) attributes[ATTR.profile] = safeName(event.profile);
   if (event.user !== undefined) attributes[ATTR.userPseudoId] = event.user;
   if (event.token !== undefined) attributes[ATTR.tokenFingerprint] = event.token;
   if (event.attempt !== undefined) attributes[ATTR.attempt] = event.attempt;

@@ -4,7 +4,7 @@ import { ATTR, safeName } from "./attributes.ts";
 
 /**
  * The metrics, one or two per lifecycle event. Durations are histograms in seconds (never a
- * running average); labels are low-cardinality names only: provider, persona type, cache hit,
+ * running average); labels are low-cardinality names only: provider, profile, cache hit,
  * `error.type`, outcome. Users and tokens are never labels.
  */
 export interface TokenMetrics {
@@ -16,7 +16,8 @@ export interface TokenMetrics {
   mintRetries: Counter;
   mintDuration: Histogram;
   issued: Counter;
-  used: Counter;
+  started: Counter;
+  sessionFailures: Counter;
   activeSessions: UpDownCounter;
   sessionDuration: Histogram;
   evictions: Counter;
@@ -54,7 +55,8 @@ function createTokenMetrics(meter: Meter): TokenMetrics {
       advice: { explicitBucketBoundaries: MINT_DURATION_BUCKETS },
     }),
     issued: meter.createCounter("tollgate.tokens.issued", { unit: "{token}", description: "Tokens handed to clients, minted or reused." }),
-    used: meter.createCounter("tollgate.tokens.used", { unit: "{token}", description: "Tokens that started a session, as reported by the client." }),
+    started: meter.createCounter("tollgate.tokens.used", { unit: "{token}", description: "Tokens that started a session, as reported by the client." }),
+    sessionFailures: meter.createCounter("tollgate.sessions.failed", { unit: "{session}", description: "Tokens the provider refused when a session started, as reported by the client." }),
     activeSessions: meter.createUpDownCounter("tollgate.sessions.active", { unit: "{session}", description: "Sessions started and not yet reported ended." }),
     sessionDuration: meter.createHistogram("tollgate.session.duration", {
       unit: "s",
@@ -66,95 +68,60 @@ function createTokenMetrics(meter: Meter): TokenMetrics {
   };
 }
 
-/**
- * The label sets a request's events use, for one provider and persona type. Every request for a
- * persona asks for the same few, so they are made once and shared; frozen, since an SDK may keep
- * the object it was given. Bounded: past MAX_CACHED_PERSONAS persona types a provider's sets are
- * made afresh for each event, as they would be without the cache.
- */
-interface LabelSets {
-  base: Attributes;
-  persona: Attributes;
-  issuedFromCache: Attributes;
-  issuedFresh: Attributes;
-  allowed: Attributes;
+/** The labels every point of an event carries: its provider and profile, when known. */
+function baseLabels(event: LifecycleEvent): Attributes {
+  const labels: Attributes = {};
+  if (event.provider !== undefined) labels[ATTR.provider] = event.provider;
+  if (event.profile !== undefined) labels[ATTR.profile] = safeName(event.profile);
+  return labels;
 }
 
-const MAX_CACHED_PERSONAS = 1_000;
-const labelSetsByProvider = new Map<string, Map<string | undefined, LabelSets>>();
-
-function labelSets(provider: string, personaType: string | undefined): LabelSets {
-  let byPersona = labelSetsByProvider.get(provider);
-  if (!byPersona) {
-    byPersona = new Map();
-    // Providers are the few an app was built with; the bound only guards against a misuse.
-    if (labelSetsByProvider.size < MAX_CACHED_PERSONAS) labelSetsByProvider.set(provider, byPersona);
-  }
-  let sets = byPersona.get(personaType);
-  if (!sets) {
-    sets = makeLabelSets(provider, personaType);
-    if (byPersona.size < MAX_CACHED_PERSONAS) byPersona.set(personaType, sets);
-  }
-  return sets;
-}
-
-function makeLabelSets(provider: string, personaType: string | undefined): LabelSets {
-  const base: Attributes = Object.freeze({ [ATTR.provider]: provider });
-  const persona: Attributes = personaType === undefined ? base : Object.freeze({ ...base, [ATTR.personaType]: safeName(personaType) });
-  return {
-    base,
-    persona,
-    issuedFromCache: Object.freeze({ ...persona, [ATTR.cacheHit]: true }),
-    issuedFresh: Object.freeze({ ...persona, [ATTR.cacheHit]: false }),
-    allowed: Object.freeze({ ...persona, [ATTR.rateLimitOutcome]: "allowed" }),
-  };
-}
-
-function failureLabels(persona: Attributes, event: LifecycleEvent): Attributes {
-  return { ...persona, [ATTR.errorType]: safeName(event.errorType) ?? "unknown" };
+function failureLabels(labels: Attributes, event: LifecycleEvent): Attributes {
+  return { ...labels, [ATTR.errorType]: safeName(event.errorType) ?? "unknown" };
 }
 
 /** Records the metric points that `event` stands for. */
 export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent): void {
-  const sets = labelSets(event.provider, event.personaType);
-  const { base, persona } = sets;
+  const labels = baseLabels(event);
 
   // A request that passed its limits says so on its last event, issued or failed.
   if (event.rateLimit === "allowed" && (event.name === "issued" || event.name === "failed")) {
-    metrics.rateLimitDecisions.add(1, sets.allowed);
+    metrics.rateLimitDecisions.add(1, { ...labels, [ATTR.rateLimitOutcome]: "allowed" });
   }
 
   switch (event.name) {
     case "requested":
-      return metrics.requests.add(1, base);
+      return metrics.requests.add(1, labels);
     case "denied":
-      return metrics.denials.add(1, failureLabels(persona, event));
+      return metrics.denials.add(1, failureLabels(labels, event));
     case "rate_limited": {
-      const attributes: Attributes = { ...persona, [ATTR.rateLimitOutcome]: "rejected" };
+      const attributes: Attributes = { ...labels, [ATTR.rateLimitOutcome]: "rejected" };
       if (event.limit !== undefined) attributes[ATTR.rateLimitName] = safeName(event.limit);
       return metrics.rateLimitDecisions.add(1, attributes);
     }
     case "cache_hit":
-      return metrics.cacheHits.add(1, persona);
+      return metrics.cacheHits.add(1, labels);
     case "minting":
-      return metrics.mintAttempts.add(1, persona);
+      return metrics.mintAttempts.add(1, labels);
     case "retried":
-      return metrics.mintRetries.add(1, failureLabels(persona, event));
+      return metrics.mintRetries.add(1, failureLabels(labels, event));
     case "minted":
-      if (event.durationMs !== undefined) metrics.mintDuration.record(event.durationMs / 1000, persona);
+      if (event.durationMs !== undefined) metrics.mintDuration.record(event.durationMs / 1000, labels);
       return;
     case "issued":
-      return metrics.issued.add(1, event.cacheHit === true ? sets.issuedFromCache : sets.issuedFresh);
-    case "used":
-      metrics.used.add(1, base);
-      return metrics.activeSessions.add(1, base);
+      return metrics.issued.add(1, { ...labels, [ATTR.cacheHit]: event.cacheHit === true });
+    case "started":
+      metrics.started.add(1, labels);
+      return metrics.activeSessions.add(1, labels);
     case "ended":
-      metrics.activeSessions.add(-1, base);
-      if (event.durationMs !== undefined) metrics.sessionDuration.record(event.durationMs / 1000, base);
+      metrics.activeSessions.add(-1, labels);
+      if (event.durationMs !== undefined) metrics.sessionDuration.record(event.durationMs / 1000, labels);
       return;
+    case "session_failed":
+      return metrics.sessionFailures.add(1, labels);
     case "evicted":
-      return metrics.evictions.add(1, { ...base, [ATTR.evictionReason]: safeName(event.reason) ?? "unknown" });
+      return metrics.evictions.add(1, { ...labels, [ATTR.evictionReason]: safeName(event.reason) ?? "unknown" });
     case "failed":
-      return metrics.failures.add(1, failureLabels(persona, event));
+      return metrics.failures.add(1, failureLabels(labels, event));
   }
 }

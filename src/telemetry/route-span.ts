@@ -9,7 +9,7 @@ export const ROUTE_SPAN_NAMES = { issue: "tollgate.issue", usage: "tollgate.usag
 export type RouteTracer = (route: keyof typeof ROUTE_SPAN_NAMES, outcome: Partial<LifecycleEvent>, run: () => Promise<Response>) => Promise<Response>;
 
 /**
- * Traces each request to one provider's token handler as one span, a child of whatever span is
+ * Traces each request to the token handler as one span, a child of whatever span is
  * active (the app's or the runtime's server span), so that the lifecycle events and the upstream
  * attempts of the request land under it.
  *
@@ -18,8 +18,8 @@ export type RouteTracer = (route: keyof typeof ROUTE_SPAN_NAMES, outcome: Partia
  * spans, only a 5xx marks the span as an error: a 401, 403 or 429 is the handler doing its job,
  * and it shows as `error.type` alone.
  */
-export function routeTracer(tracer: Tracer, provider: string): RouteTracer {
-  const options: SpanOptions = { kind: SpanKind.INTERNAL, attributes: { [ATTR.provider]: provider } };
+export function routeTracer(tracer: Tracer): RouteTracer {
+  const options: SpanOptions = { kind: SpanKind.INTERNAL };
   return (route, outcome, run) => {
     const span = tracer.startSpan(ROUTE_SPAN_NAMES[route], options);
     // With no SDK and no incoming trace, the span is a no-op that nothing downstream can use: run
@@ -35,7 +35,8 @@ async function runInSpan(span: Span, outcome: Partial<LifecycleEvent>, run: () =
   try {
     const response = await run();
     span.setAttribute(ATTR.httpStatus, response.status);
-    if (outcome.personaType !== undefined) span.setAttribute(ATTR.personaType, safeName(outcome.personaType)!);
+    if (outcome.provider !== undefined) span.setAttribute(ATTR.provider, outcome.provider);
+    if (outcome.profile !== undefined) span.setAttribute(ATTR.profile, safeName(outcome.profile)!);
     if (outcome.user !== undefined) span.setAttribute(ATTR.userPseudoId, outcome.user);
     if (outcome.errorType !== undefined) span.setAttribute(ATTR.errorType, safeName(outcome.errorType)!);
     if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });

@@ -1,0 +1,72 @@
+import { OptionError } from "../errors.ts";
+
+/**
+ * CORS for the two routes, so that a front end on another origin can call them: a preflight from an
+ * allowed origin is answered, and every answer to it (errors included: a page cannot read a 401
+ * otherwise) carries the origin back and `Vary: Origin`. Any other origin gets no CORS header at
+ * all, which the browser treats as a refusal.
+ */
+export interface CorsOptions {
+  /** Origins allowed to call, exactly as a browser sends them (`https://app.example.com`). */
+  origins: readonly string[];
+  /** Let pages send cookies with their requests (`fetch(..., { credentials: "include" })`). Default false. */
+  credentials?: boolean;
+  /** How long a browser may remember a preflight, in seconds. Default 600. */
+  maxAgeSeconds?: number;
+}
+
+export interface Cors {
+  /** The answer to a preflight (`OPTIONS`). */
+  preflight(request: Request): Response;
+  /** `response` with the CORS fields for the request's origin. */
+  decorate(request: Request, response: Response): Response;
+}
+
+/** Headers a page may read on an answer: how long to wait, and the rate-limit fields. */
+const EXPOSED = "Retry-After, RateLimit, RateLimit-Policy";
+
+export function corsFor(options: CorsOptions | undefined): Cors | undefined {
+  if (options === undefined) return undefined;
+  if (!Array.isArray(options.origins)) throw new OptionError("cors.origins", "must be a list of origins, like [\"https://app.example.com\"]");
+  const origins = new Set<string>();
+  for (const origin of options.origins) {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new OptionError("cors.origins", `${JSON.stringify(origin)} is not an origin`);
+    }
+    if (parsed.origin !== origin) throw new OptionError("cors.origins", `${JSON.stringify(origin)} must be written as its origin, ${parsed.origin}`);
+    origins.add(origin);
+  }
+  const maxAge = String(options.maxAgeSeconds ?? 600);
+  const allowed = (request: Request) => {
+    const origin = request.headers.get("Origin");
+    return origin !== null && origins.has(origin) ? origin : undefined;
+  };
+
+  return {
+    preflight(request) {
+      const origin = allowed(request);
+      const headers = new Headers({ Vary: "Origin", "Cache-Control": "no-store" });
+      if (origin) {
+        headers.set("Access-Control-Allow-Origin", origin);
+        headers.set("Access-Control-Allow-Methods", "POST");
+        headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        headers.set("Access-Control-Max-Age", maxAge);
+        if (options.credentials) headers.set("Access-Control-Allow-Credentials", "true");
+      }
+      return new Response(null, { status: 204, headers });
+    },
+    decorate(request, response) {
+      response.headers.append("Vary", "Origin");
+      const origin = allowed(request);
+      if (origin) {
+        response.headers.set("Access-Control-Allow-Origin", origin);
+        response.headers.set("Access-Control-Expose-Headers", EXPOSED);
+        if (options.credentials) response.headers.set("Access-Control-Allow-Credentials", "true");
+      }
+      return response;
+    },
+  };
+}

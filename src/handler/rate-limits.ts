@@ -1,0 +1,98 @@
+import { OptionError, TollgateError } from "../errors.ts";
+import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
+import type { Logger } from "../log.ts";
+import type { User } from "../provider.ts";
+import { createRateLimiter, parseRateLimit, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "../rate-limit/index.ts";
+import type { RateLimitStore } from "../rate-limit/types.ts";
+
+/**
+ * The handler's rate-limit step: which limiter its options ask for, and what a check means for the
+ * request (a 429 carrying the limits' fields, or the fields a 200 may carry).
+ */
+
+/** What a limit's `key` and `cost` functions are given. */
+export interface HandlerRateLimitContext<U extends User = User> extends RateLimitContext {
+  user: U;
+  request: Request;
+  /** The profile asked for, and its provider's name. */
+  profile: string;
+  provider: string;
+}
+
+/**
+ * - a string such as `"10/1h"`: one limit named `user`, per signed-in user, fixed window;
+ * - createRateLimiter's options, or a limiter to share between handlers;
+ * - `false`: none.
+ */
+export type HandlerRateLimit<U extends User> = string | RateLimiterOptions<HandlerRateLimitContext<U>> | RateLimiter<HandlerRateLimitContext<U>> | false;
+
+const LIMITER_OPTIONS = new Set(["limits", "store", "onStoreError", "storeTimeoutMs", "onStoreFailure", "now"]);
+
+export interface RateLimitWiring<U extends User> {
+  option: HandlerRateLimit<U> | undefined;
+  /** The handler's store, used for the limits when it can hold them. */
+  store: unknown;
+  onStoreError: StoreFailurePolicy | undefined;
+  logStoreFailure: (error: unknown, limit: string) => void;
+}
+
+export function rateLimiterFor<U extends User>(wiring: RateLimitWiring<U>): RateLimiter<HandlerRateLimitContext<U>> | undefined {
+  const given = wiring.option ?? {};
+  if (given === false) return undefined;
+  if (typeof given === "string") {
+    let short: { limit: number; windowMs: number };
+    try {
+      short = parseRateLimit(given);
+    } catch (error) {
+      throw new OptionError("rateLimit", (error as Error).message);
+    }
+    return rateLimiterFor({ ...wiring, option: { limits: [{ name: "user", ...short }] } });
+  }
+  if (typeof given !== "object" || given === null) throw new OptionError("rateLimit", 'must be a string like "10/1h", rate-limit options, a limiter, or false');
+  if (typeof (given as RateLimiter<HandlerRateLimitContext<U>>).check === "function") return given as RateLimiter<HandlerRateLimitContext<U>>;
+  // A misspelt or misplaced field would otherwise leave the default limit in force without a word.
+  for (const key of Object.keys(given)) {
+    if (!LIMITER_OPTIONS.has(key)) throw new OptionError(`rateLimit.${key}`, `is not an option; use ${[...LIMITER_OPTIONS].join(", ")} (limits: [{ name, limit, windowMs }]), or a string like "10/1h"`);
+  }
+  const options = given as RateLimiterOptions<HandlerRateLimitContext<U>>;
+  try {
+    return createRateLimiter({
+      ...options,
+      store: options.store ?? (isRateLimitStore(wiring.store) ? wiring.store : undefined),
+      onStoreError: options.onStoreError ?? wiring.onStoreError,
+      onStoreFailure: (error, limit) => {
+        options.onStoreFailure?.(error, limit);
+        wiring.logStoreFailure(error, limit);
+      },
+    });
+  } catch (error) {
+    throw error instanceof TypeError ? new OptionError("rateLimit", error.message) : error;
+  }
+}
+
+/** The limits' verdict on a request: the fields a 200 carries (when asked for), or a 429. */
+export async function checkRateLimits<U extends User>(
+  limiter: RateLimiter<HandlerRateLimitContext<U>> | undefined,
+  context: HandlerRateLimitContext<U>,
+  events: Partial<LifecycleEvent>,
+  emit: EventEmitter,
+  fieldsOnSuccess: boolean,
+): Promise<Record<string, string> | undefined> {
+  if (!limiter) return undefined;
+  const check = await limiter.check(context);
+  if (check.allowed) {
+    events.rateLimit = "allowed";
+    return fieldsOnSuccess ? check.fields : undefined;
+  }
+  const refusal = check.decisions.find((decision) => !decision.allowed)!;
+  emit("rate_limited", events, { status: 429, limit: refusal.name });
+  throw new TollgateError("rate_limited", {
+    detail: `Rate limit "${refusal.name}" reached; retry in ${refusal.retryAfter} s`,
+    retryAfter: refusal.retryAfter,
+    headers: check.fields,
+  });
+}
+
+function isRateLimitStore(store: unknown): store is RateLimitStore {
+  return typeof (store as Partial<RateLimitStore> | undefined)?.consume === "function";
+}

@@ -1,0 +1,33 @@
+import { andThen, canonicalJson, sha256Hex, shortTag, userDigest, type MaybePromise } from "../canonical.ts";
+import type { Profile } from "../profiles.ts";
+
+/**
+ * Where the issuer keeps what it knows, in keys that hold no user id, config or token: digests only.
+ * The keys carry no prefix; each store adds its own once.
+ */
+
+export interface RequestKeys {
+  /** The digest of the user id that token records hold. */
+  owner: string;
+  /** The short tag events carry. */
+  user: string;
+  /** The reuse cache's key for this provider, config, user and browser tab. */
+  reuseKey: string;
+}
+
+/**
+ * The reuse key is the digest of the canonical JSON of { client, config, provider, user }, put
+ * together from the profile's canonical config (keys in the order RFC 8785 sorts them) so that the
+ * config is not serialised again. Two tabs of one user (`clientId`) never share a token; a request
+ * without a client id is a scope of its own.
+ */
+export async function requestKeys(profile: Profile, userId: string, clientId: string | undefined): Promise<RequestKeys> {
+  const owner = await userDigest(userId);
+  const scope = `{"client":${canonicalJson(clientId ?? null)},"config":${profile.canonicalConfig},"provider":${canonicalJson(profile.provider.name)},"user":${canonicalJson(userId)}}`;
+  return { owner, user: shortTag(owner), reuseKey: `reuse:${await sha256Hex(scope)}` };
+}
+
+/** The key of a token's record: the digest of the token. */
+export function recordKey(token: string): MaybePromise<string> {
+  return andThen(sha256Hex(token), (hex) => `token:${hex}`);
+}

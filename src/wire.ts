@@ -1,0 +1,92 @@
+import * as v from "valibot";
+import { ValidationError } from "./errors.ts";
+
+/**
+ * The bodies of the two routes, as DESIGN.md's wire contract has them. Everything a browser sends is
+ * checked here before it reaches a profile, a limit or a provider.
+ */
+
+/** Profile names, as the browser sends them and as the server may declare them. */
+export const PROFILE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A browser tab's opaque id, kept in its `sessionStorage`: reuse is scoped by it. */
+export const CLIENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** The longest token the usage route takes back; a provider answering a longer one is an upstream error. */
+export const MAX_TOKEN_CHARS = 8192;
+
+const ProfileName = v.pipe(v.string(), v.regex(PROFILE_NAME, "must be 1-64 letters, digits, '_', '.' or '-'"));
+
+/** `POST .../session-token`. `personaType` is Anam's guide's name for `profile`; `config` only where the app opts in. */
+export const TokenRequestBody = v.strictObject({
+  profile: v.optional(ProfileName),
+  personaType: v.optional(ProfileName),
+  clientId: v.optional(v.pipe(v.string(), v.regex(CLIENT_ID, "must be 1-128 letters, digits, '_' or '-'"))),
+  config: v.optional(v.unknown()),
+  personaConfig: v.optional(v.unknown()),
+});
+
+/** `POST .../session-token/usage`: what the client saw of the token's session. `sessionToken` is accepted for `token`. */
+export const UsageReportBody = v.strictObject({
+  token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS))),
+  sessionToken: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS))),
+  event: v.picklist(["started", "ended", "failed"], "must be started, ended or failed"),
+  durationMs: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
+  sessionId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+  reason: v.optional(v.pipe(v.string(), v.maxLength(256))),
+});
+
+export interface TokenRequest {
+  profile: string;
+  clientId?: string;
+  /** A config the browser sent itself, read only when the app opted in. */
+  config?: unknown;
+}
+
+export interface UsageReport {
+  token: string;
+  event: "started" | "ended" | "failed";
+  durationMs?: number;
+  sessionId?: string;
+  reason?: string;
+}
+
+/** The token request, with its two spellings of each field folded into one. */
+export function readTokenRequest(body: unknown): TokenRequest {
+  const parsed = parseBody(TokenRequestBody, body);
+  if (parsed.profile !== undefined && parsed.personaType !== undefined && parsed.profile !== parsed.personaType) {
+    throw new ValidationError("profile and personaType name different profiles; send profile alone");
+  }
+  if (parsed.config !== undefined && parsed.personaConfig !== undefined) throw new ValidationError("send config or personaConfig, not both");
+  const profile = parsed.profile ?? parsed.personaType;
+  const config = parsed.config ?? parsed.personaConfig;
+  if (profile === undefined && config === undefined) throw new ValidationError("profile is required");
+  return { profile: profile ?? "", clientId: parsed.clientId, config };
+}
+
+/** The usage report, with `sessionToken` read as `token`. */
+export function readUsageReport(body: unknown): UsageReport {
+  const parsed = parseBody(UsageReportBody, body);
+  if (parsed.token !== undefined && parsed.sessionToken !== undefined && parsed.token !== parsed.sessionToken) {
+    throw new ValidationError("token and sessionToken differ; send token alone");
+  }
+  const token = parsed.token ?? parsed.sessionToken;
+  if (token === undefined) throw new ValidationError("token is required");
+  return { token, event: parsed.event, durationMs: parsed.durationMs, sessionId: parsed.sessionId, reason: parsed.reason };
+}
+
+/** Parses a request body with `schema`, or throws a ValidationError listing the problems by path. */
+function parseBody<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  // Object schemas take arrays for objects; a body is a JSON object or nothing.
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new ValidationError("Body must be a JSON object");
+  const result = v.safeParse(schema, input);
+  if (!result.success) {
+    throw new ValidationError(
+      result.issues
+        .map((issue) => {
+          const path = v.getDotPath(issue);
+          return path ? `${path}: ${issue.message}` : issue.message;
+        })
+        .join("; "),
+    );
+  }
+  return result.output;
+}
