@@ -1,0 +1,119 @@
+import { InvalidUpstreamResponse } from "../../errors.ts";
+import { defineProvider, type MintContext, type MintedToken } from "../../provider.ts";
+import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
+import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { createGeminiEmulator, type GeminiEmulator, type GeminiEmulatorOptions } from "./emulator.ts";
+import { geminiConfigSchema, type GeminiConfig, type GeminiConfigInput } from "./schema.ts";
+import { authTokenBody, type TokenWindow } from "./wire.ts";
+
+/**
+ * tollgate/gemini: ephemeral tokens for the Gemini Live API. A profile's config is what
+ * `authTokens.create` of `@google/genai` takes, with lifetimes instead of instants;
+ * `POST {baseUrl}/v1alpha/auth_tokens` with `x-goog-api-key` answers `{ name: "auth_tokens/..." }`,
+ * and the name is the token: the browser passes it as its API key (with `apiVersion: "v1alpha"`)
+ * and opens the constrained Live endpoint with it. SOURCES.md says where each fact comes from.
+ */
+
+export interface GeminiOptions extends HttpProviderOptions {
+  /** Default `https://generativelanguage.googleapis.com`. */
+  baseUrl?: string | URL;
+}
+
+export type GeminiProvider = HttpProvider<GeminiConfig, GeminiConfigInput> & { readonly emulator?: GeminiEmulator };
+
+const API_VERSION = "v1alpha";
+
+export function gemini(options: GeminiOptions): GeminiProvider {
+  // The instants a mint sends, kept for reading its answer (which states no expiry). Keyed by a
+  // copy of the config made per mint, so that concurrent mints of one profile keep theirs apart.
+  const windows = new WeakMap<GeminiConfig, TokenWindow>();
+
+  const http = defineHttpProvider(
+    {
+      name: "gemini",
+      label: "Gemini",
+      defaultBaseUrl: "https://generativelanguage.googleapis.com",
+      path: `/${API_VERSION}/auth_tokens`,
+      method: "POST",
+      config: geminiConfigSchema,
+      tokenUse: (config) => (config.uses === 1 ? "single-use" : "reusable"),
+      authHeaders: (apiKey) => ({ "x-goog-api-key": apiKey }),
+      request: (config, context) => ({ body: authTokenBody(config, windows.get(config) ?? tokenWindow(config, context, Date.now())) }),
+      read: (body, { mintedAt, config }) => readToken(body, config, windows.get(config) ?? tokenWindow(config, {}, mintedAt)),
+      errorMessage: googleErrorMessage,
+    },
+    options,
+  );
+
+  function mint(config: GeminiConfig, context: MintContext): Promise<MintedToken> {
+    const call = { ...config };
+    windows.set(call, tokenWindow(config, context, Date.now()));
+    return http.mint(call, context);
+  }
+
+  return defineProvider({ ...http, mint }) as GeminiProvider;
+}
+
+/**
+ * A Gemini provider on an emulator in this process: no key, no network. The emulator is on the
+ * provider as `emulator`, for its stats and faults.
+ */
+gemini.emulated = (options: Partial<GeminiEmulatorOptions> & Omit<GeminiOptions, "apiKey" | "baseUrl" | "fetch"> = {}): GeminiProvider => {
+  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
+  const emulator = createGeminiEmulator({ ...options, apiKey });
+  return { ...gemini({ ...options, apiKey, baseUrl: emulatorBaseUrl("gemini"), fetch: inProcessFetch(emulator) }), emulator };
+};
+
+/** The demo profile's config: one voice session, its model and instructions fixed by the server. */
+gemini.demo = {
+  uses: 1,
+  expireSeconds: 1800,
+  newSessionExpireSeconds: 60,
+  liveConnectConstraints: {
+    model: "gemini-live-2.5-flash-preview",
+    config: { responseModalities: ["AUDIO"], systemInstruction: "You are a friendly assistant. Keep your answers short." },
+  },
+  lockAdditionalFields: [],
+} satisfies GeminiConfigInput;
+
+/** The provider from `GEMINI_API_KEY` and `GEMINI_BASE_URL`, or undefined when no key is set. */
+gemini.fromEnv = (env: Record<string, string | undefined>): GeminiProvider | undefined => {
+  const apiKey = env.GEMINI_API_KEY;
+  if (!apiKey) return undefined;
+  return gemini({ apiKey, baseUrl: env.GEMINI_BASE_URL || undefined });
+};
+
+/**
+ * When the token's sessions must end (`expireTime`, lowered to the app's session ceiling) and when
+ * it can start none (`newSessionExpireTime`): never after the end, since a session started then
+ * would have its first message refused.
+ */
+export function tokenWindow(config: GeminiConfig, context: Pick<MintContext, "maxSessionSeconds">, now: number): TokenWindow {
+  const ceiling = context.maxSessionSeconds;
+  const sessionSeconds = ceiling === undefined ? config.expireSeconds : Math.max(1, Math.min(config.expireSeconds, ceiling));
+  return {
+    expireAt: now + sessionSeconds * 1000,
+    newSessionExpireAt: now + Math.min(config.newSessionExpireSeconds, sessionSeconds) * 1000,
+  };
+}
+
+function readToken(body: unknown, config: GeminiConfig, window: TokenWindow): Omit<MintedToken, "status"> {
+  const token = stringField(body, "name");
+  if (!token?.startsWith("auth_tokens/")) throw new InvalidUpstreamResponse("Gemini answered 200 without an auth_tokens/ name");
+  const extra: Record<string, string> = { apiVersion: API_VERSION, sessionExpiresAt: new Date(window.expireAt).toISOString() };
+  const model = config.liveConnectConstraints?.model;
+  if (model) extra.model = model;
+  return { token, expiresAt: window.newSessionExpireAt, extra };
+}
+
+/** `STATUS: message` from Google's `{ error: { code, message, status } }`. */
+function googleErrorMessage(body: unknown): string | undefined {
+  const message = stringField(body, "error", "message");
+  const status = stringField(body, "error", "status");
+  if (message === undefined) return status;
+  return status ? `${status}: ${message}` : message;
+}
+
+export { createGeminiEmulator, googleErrorBody, type GeminiEmulator, type GeminiEmulatorOptions } from "./emulator.ts";
+export { geminiConfigSchema, type GeminiConfig, type GeminiConfigInput, type LiveConnectConfig, type LiveConnectConstraints } from "./schema.ts";
+export { authTokenBody, fieldMask, liveSetup, type AuthTokenBody, type TokenWindow } from "./wire.ts";
