@@ -1,32 +1,74 @@
-import { SignJWT, jwtVerify } from "jose";
-import type { User } from "../src/index.ts";
+import { SignJWT } from "jose";
+import { jwtUser, type JwtUser } from "../src/auth/index.ts";
+import type { Logger } from "../src/index.ts";
+import { ConfigError } from "./config.ts";
 
-/** A user as the standalone server knows them: the JWT's `sub`, and whether they may mint. */
-export interface JwtUser extends User {
-  canAccessPersonas: boolean;
+export type { JwtUser };
+
+/** The sign-in part of the server's configuration, as read from TOLLGATE_JWT_* and TOLLGATE_JWKS_URL. */
+export interface ServerAuthConfig {
+  /** TOLLGATE_JWT_SECRET, then TOLLGATE_JWT_SECRET_PREVIOUS during a rotation. */
+  jwtSecrets: string[];
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** TOLLGATE_JWT_CLAIM; `none` in the environment is null here. */
+  claim: string | null;
 }
 
-/** Verifies `Authorization: Bearer <HS256 JWT>`; anything else is no user (a 401). */
-export function jwtAuthenticator(secret: Uint8Array) {
-  return async (request: Request): Promise<JwtUser | null> => {
-    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.get("Authorization") ?? "");
-    if (!match) return null;
-    try {
-      const { payload } = await jwtVerify(match[1]!, secret, { algorithms: ["HS256"] });
-      if (typeof payload.sub !== "string" || payload.sub === "") return null;
-      return { id: payload.sub, canAccessPersonas: payload.canAccessPersonas === true };
-    } catch {
-      return null;
-    }
-  };
+// jwtUser names its options; an operator only knows the variables they set.
+const VARIABLES: Record<string, string> = {
+  jwks: "TOLLGATE_JWKS_URL",
+  secrets: "TOLLGATE_JWT_SECRET",
+  "secrets[0]": "TOLLGATE_JWT_SECRET",
+  "secrets[1]": "TOLLGATE_JWT_SECRET_PREVIOUS",
+  issuer: "TOLLGATE_JWT_ISSUER",
+  audience: "TOLLGATE_JWT_AUDIENCE",
+  claim: "TOLLGATE_JWT_CLAIM",
+};
+
+/**
+ * The standalone server's authenticator: users' bearer JWTs checked against the HS256 secrets, the
+ * JWKS, or both (either verifies). A JWKS that cannot be reached is logged and answered with 401.
+ */
+export function serverAuthenticator(config: ServerAuthConfig, logger?: Pick<Logger, "warn">): (request: Request) => Promise<JwtUser | null> {
+  try {
+    return jwtUser({
+      secrets: config.jwtSecrets,
+      jwks: config.jwksUrl,
+      issuer: config.issuer,
+      audience: config.audience,
+      claim: config.claim,
+      onError: (error) =>
+        logger?.warn("The JWKS could not be fetched; users signed in with it get 401 until it answers", {
+          url: config.jwksUrl,
+          "error.type": error.cause instanceof Error ? error.cause.name : error.name,
+        }),
+    });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const message = error.message.replace(/^jwtUser: /, "").replace(/`([^`]+)`/g, (quoted, option: string) => VARIABLES[option] ?? quoted);
+    throw new ConfigError(message);
+  }
+}
+
+/** What the demo token must carry for this server's own authenticator to accept it. */
+export interface DemoTokenOptions {
+  /** Set to `true` in the token; null: none. Default `canAccessPersonas`. */
+  claim?: string | null;
+  issuer?: string;
+  audience?: string;
 }
 
 /** A user token such as an app's login would issue, for the demo printed at start-up. */
-export function signUserToken(secret: Uint8Array, userId: string, expiresIn = "24h"): Promise<string> {
-  return new SignJWT({ canAccessPersonas: true })
+export function signUserToken(secret: Uint8Array | string, userId: string, expiresIn = "24h", options: DemoTokenOptions = {}): Promise<string> {
+  const claim = options.claim === undefined ? "canAccessPersonas" : options.claim;
+  const jwt = new SignJWT(claim === null ? {} : { [claim]: true })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(userId)
     .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(secret);
+    .setExpirationTime(expiresIn);
+  if (options.issuer) jwt.setIssuer(options.issuer);
+  if (options.audience) jwt.setAudience(options.audience);
+  return jwt.sign(typeof secret === "string" ? new TextEncoder().encode(secret) : secret);
 }

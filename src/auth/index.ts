@@ -1,0 +1,1 @@
+export { jwtUser, type JwtUser, type JwtUserOptions } from "./jwt-user.ts";
