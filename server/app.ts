@@ -1,9 +1,8 @@
-import { TollgateError, anam, consoleLogger, createTokenHandler, problemResponse, withServerSpan, type Logger } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { TollgateError, consoleLogger, createTokenHandler, problemResponse, withServerSpan, type Logger } from "../src/index.ts";
 import { redisStore } from "../adapters/redis.ts";
-import { jwtAuthenticator, signUserToken } from "./auth.ts";
-import type { ServerConfig } from "./config.ts";
-import { loadPersonas } from "./personas.ts";
+import { serverAuthenticator, signUserToken } from "./auth.ts";
+import { ConfigError, type ServerConfig } from "./config.ts";
+import { loadProfiles } from "./profiles.ts";
 
 /**
  * The standalone server as one fetch handler: the token routes, a health check, and 404 for the
@@ -12,18 +11,16 @@ import { loadPersonas } from "./personas.ts";
 
 export interface ServerApp {
   fetch(request: Request): Promise<Response>;
-  /** `emulator` when no API key was given and tokens come from the built-in emulator. */
-  upstream: "anam" | "emulator";
-  /** In emulator mode, a ready user token for the first `curl`. */
+  /** The profiles offered, each with its provider and whether that provider runs on its emulator. */
+  profiles: Array<{ name: string; provider: string; emulated: boolean }>;
+  /** When every provider runs on its emulator: a ready user token for the first `curl`. */
   demoUserToken: string | undefined;
-  personaTypes: string[];
   /** Lets go of the store's connection, if it has one. */
   close(): Promise<void>;
 }
 
 export const TOKEN_PATH = "/api/session-token";
 export const USAGE_PATH = "/api/session-token/usage";
-
 export const METRICS_PATH = "/metrics";
 
 export interface ServerAppOptions {
@@ -32,30 +29,29 @@ export interface ServerAppOptions {
 }
 
 export async function createServerApp(config: ServerConfig, logger: Logger = consoleLogger, options: ServerAppOptions = {}): Promise<ServerApp> {
-  const secret = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : crypto.getRandomValues(new Uint8Array(32));
-  const personas = await loadPersonas(config.personasFile);
-
-  let provider;
-  if (config.anamApiKey) {
-    provider = anam({ apiKey: config.anamApiKey, baseUrl: config.anamBaseUrl });
-  } else {
-    // The emulator runs in this process and is reached without a socket; its key never leaves it.
-    const apiKey = `emulator-${crypto.randomUUID()}`;
-    const emulator = createAnamEmulator({ apiKey });
-    provider = anam({ apiKey, baseUrl: "http://anam-emulator.invalid", fetch: (input, init) => emulator.fetch(new Request(input, init)) });
+  const { profiles, providers } = await loadProfiles(config);
+  const onlyEmulators = Object.values(providers).every((provider) => provider.emulated);
+  const signIn = config.auth.jwtSecrets.length > 0 || config.auth.jwksUrl !== undefined;
+  if (!onlyEmulators && !signIn) {
+    const keyed = Object.entries(providers).filter(([, provider]) => !provider.emulated).map(([name]) => name);
+    throw new ConfigError(`TOLLGATE_JWT_SECRET or TOLLGATE_JWKS_URL is required with a real provider key (${keyed.join(", ")}): without one no user could sign in`);
   }
+  // On emulators alone, a secret made for this start signs the demo user's token.
+  const demoSecret = signIn ? undefined : `${crypto.randomUUID()}${crypto.randomUUID()}`;
+  const auth = demoSecret ? { ...config.auth, jwtSecrets: [demoSecret] } : config.auth;
 
   // With a shared store, the token cache and the rate limits both live there, so every copy of the
   // server reuses the same tokens and counts against the same limits.
   const store = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
   const tokenHandler = createTokenHandler({
-    provider,
-    authenticate: jwtAuthenticator(secret),
-    authorize: (user) => user.canAccessPersonas,
-    personas,
+    profiles,
+    authenticate: serverAuthenticator(auth, logger),
+    authorize: (user) => user.canMint,
     logger,
     store,
+    maxSessionSeconds: config.maxSessionSeconds,
     rateLimit: { limits: [{ name: "user", limit: config.rateLimit.limit, windowMs: config.rateLimit.windowMs }] },
+    cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins } : undefined,
   });
 
   async function route(request: Request): Promise<Response> {
@@ -83,9 +79,11 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
 
   return {
     fetch: serve,
-    upstream: config.anamApiKey ? "anam" : "emulator",
-    demoUserToken: config.anamApiKey ? undefined : await signUserToken(secret, "demo-user"),
-    personaTypes: Object.keys(personas),
+    profiles: Object.entries(profiles).map(([name, spec]) => {
+      const provider = typeof spec.provider === "string" ? spec.provider : spec.provider.name;
+      return { name, provider, emulated: providers[provider]?.emulated ?? false };
+    }),
+    demoUserToken: demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined,
     close: async () => {
       await store?.close();
     },

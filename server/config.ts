@@ -1,27 +1,38 @@
 import { parseRateLimit } from "../src/rate-limit/parse.ts";
+import type { ServerAuthConfig } from "./auth.ts";
 
 /**
- * The standalone server's configuration, read from the environment. Every variable has a default
- * except the secrets, and a bad value stops the server at start-up with a message naming it.
+ * The standalone server's configuration, read from the environment (DESIGN.md, "The standalone
+ * server's contract"). Every variable has a default except the secrets, and a bad value stops the
+ * server at start-up with a message naming the variable, never repeating a secret.
  */
 
+export type Env = Record<string, string | undefined>;
+
 export interface ServerConfig {
-  /** Unset: the built-in Anam emulator stands in for the real API. */
-  anamApiKey: string | undefined;
-  anamBaseUrl: string;
   port: number;
-  /** HS256 secret for users' bearer JWTs; unset in emulator mode means a random one per start. */
-  jwtSecret: string | undefined;
-  /** A JSON file mapping each personaType to a persona config; unset means the embedded demo personas. */
+  /** HOST: unset means every interface. */
+  host: string | undefined;
+  /** TOLLGATE_PROFILES: a JSON file of profiles; unset means a demo profile per provider. */
+  profilesFile: string | undefined;
+  /** TOLLGATE_PERSONAS: the Anam-only short form, a JSON file of persona configs by name. */
   personasFile: string | undefined;
+  /** Sign-in for users' bearer JWTs; `jwtSecrets` empty and no JWKS means a random secret per start (emulators only). */
+  auth: ServerAuthConfig;
+  /** TOLLGATE_CORS_ORIGINS: origins allowed to call from a browser. */
+  corsOrigins: string[];
   /** TOLLGATE_RATE_LIMIT: tokens per user per window, like `10/1h` (the default). */
   rateLimit: { limit: number; windowMs: number };
+  /** TOLLGATE_MAX_SESSION_SECONDS: the longest session, sent to providers that can enforce it. */
+  maxSessionSeconds: number | undefined;
   /**
    * TOLLGATE_STORE: `memory` (the default, one process) or a `redis://` / `rediss://` URL that every
-   * copy of the server shares for its token cache and rate limits. TOLLGATE_STORE_PREFIX starts
-   * each key (default `tollgate`), so several deployments can share one Redis.
+   * copy of the server shares. TOLLGATE_STORE_PREFIX starts each key (default `tollgate`), so several
+   * deployments can share one Redis.
    */
   store: { kind: "memory" } | { kind: "redis"; url: string; prefix: string };
+  /** The environment itself, for the providers to read their keys and base URLs from. */
+  env: Env;
 }
 
 export class ConfigError extends Error {
@@ -31,23 +42,33 @@ export class ConfigError extends Error {
   }
 }
 
-export function readConfig(env: Record<string, string | undefined>): ServerConfig {
-  const anamApiKey = nonEmpty(env.ANAM_API_KEY);
-  const jwtSecret = nonEmpty(env.TOLLGATE_JWT_SECRET);
-  if (anamApiKey && !jwtSecret) {
-    throw new ConfigError("TOLLGATE_JWT_SECRET is required with ANAM_API_KEY: without it no user could sign in");
+export function readConfig(env: Env): ServerConfig {
+  const jwtSecrets = [nonEmpty(env.TOLLGATE_JWT_SECRET), nonEmpty(env.TOLLGATE_JWT_SECRET_PREVIOUS)].filter((secret): secret is string => secret !== undefined);
+  if (jwtSecrets.length === 1 && nonEmpty(env.TOLLGATE_JWT_SECRET_PREVIOUS) && !nonEmpty(env.TOLLGATE_JWT_SECRET)) {
+    throw new ConfigError("TOLLGATE_JWT_SECRET_PREVIOUS needs TOLLGATE_JWT_SECRET: the previous secret is accepted beside the new one");
   }
-  if (jwtSecret && new TextEncoder().encode(jwtSecret).byteLength < 32) {
-    throw new ConfigError("TOLLGATE_JWT_SECRET must be at least 32 bytes long (RFC 7518 §3.2)");
+  for (const [variable, secret] of [["TOLLGATE_JWT_SECRET", env.TOLLGATE_JWT_SECRET], ["TOLLGATE_JWT_SECRET_PREVIOUS", env.TOLLGATE_JWT_SECRET_PREVIOUS]] as const) {
+    const value = nonEmpty(secret);
+    if (value && new TextEncoder().encode(value).byteLength < 32) throw new ConfigError(`${variable} must be at least 32 bytes long (RFC 7518 §3.2)`);
   }
+  const claim = nonEmpty(env.TOLLGATE_JWT_CLAIM) ?? "canAccessPersonas";
   return {
-    anamApiKey,
-    anamBaseUrl: readUrl("ANAM_BASE_URL", env.ANAM_BASE_URL ?? "https://api.anam.ai"),
-    port: readPort(env.PORT ?? "8787"),
-    jwtSecret,
+    port: readPort(env.PORT),
+    host: nonEmpty(env.HOST),
+    profilesFile: nonEmpty(env.TOLLGATE_PROFILES),
     personasFile: nonEmpty(env.TOLLGATE_PERSONAS),
-    rateLimit: readRateLimit(env.TOLLGATE_RATE_LIMIT ?? "10/1h"),
+    auth: {
+      jwtSecrets,
+      jwksUrl: nonEmpty(env.TOLLGATE_JWKS_URL),
+      issuer: nonEmpty(env.TOLLGATE_JWT_ISSUER),
+      audience: nonEmpty(env.TOLLGATE_JWT_AUDIENCE),
+      claim: claim.toLowerCase() === "none" ? null : claim,
+    },
+    corsOrigins: readOrigins(env.TOLLGATE_CORS_ORIGINS),
+    rateLimit: readRateLimit(nonEmpty(env.TOLLGATE_RATE_LIMIT) ?? "10/1h"),
+    maxSessionSeconds: readSeconds("TOLLGATE_MAX_SESSION_SECONDS", env.TOLLGATE_MAX_SESSION_SECONDS),
     store: readStore(nonEmpty(env.TOLLGATE_STORE) ?? "memory", nonEmpty(env.TOLLGATE_STORE_PREFIX) ?? "tollgate"),
+    env,
   };
 }
 
@@ -67,22 +88,36 @@ function readStore(value: string, prefix: string): ServerConfig["store"] {
   return { kind: "redis", url: value, prefix };
 }
 
+function readOrigins(value: string | undefined): string[] {
+  const origins = (value ?? "").split(",").map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) throw new ConfigError(`TOLLGATE_CORS_ORIGINS: "${origin}" is not an origin such as https://app.example.com`);
+  }
+  return origins;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
 
-function readPort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be a port number, not "${value}"`);
+/** PORT, default 8787. Set but blank is a mistake, not "any free port". */
+function readPort(value: string | undefined): number {
+  if (value === undefined) return 8787;
+  const port = Number(value.trim());
+  if (value.trim() === "" || !Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`PORT must be a port number, not "${value}"`);
   return port;
 }
 
-function readUrl(name: string, value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
-    return url.href;
-  } catch {
-    throw new ConfigError(`${name} must be an http(s) URL`);
-  }
+function readSeconds(variable: string, value: string | undefined): number | undefined {
+  const text = nonEmpty(value);
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86_400) throw new ConfigError(`${variable} must be a whole number of seconds from 1 to 86400, not "${text}"`);
+  return seconds;
 }

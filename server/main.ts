@@ -11,22 +11,26 @@ async function main() {
   // Before the app, so that the handler's tracer and meter come from the SDK's providers.
   const telemetry = await startTelemetry(process.env);
   const app = await createServerApp(config, undefined, { prometheusText: telemetry.prometheusText });
-  const server = await listen(app.fetch, config.port).catch((error: unknown) => {
+  const server = await listen(app.fetch, config.port, config.host).catch((error: unknown) => {
     throw isAddressInUse(error) ? new ConfigError(`port ${config.port} is already in use; set PORT to a free one`) : error;
   });
   const origin = `http://localhost:${server.port}`;
 
   // One write, so that whoever reads the first line also has the rest.
-  const banner = [`tollgate: listening on ${origin} (persona types: ${app.personaTypes.join(", ")})`];
-  if (app.upstream === "emulator") {
-    banner.push(
-      "tollgate: ANAM_API_KEY is not set, so tokens come from the built-in Anam emulator; they do not work with the real Anam API.",
-      "tollgate: a demo user token, valid for 24 hours. Try:",
-      `  curl -s -X POST ${origin}${TOKEN_PATH} -H "Authorization: Bearer ${app.demoUserToken}" -H "Content-Type: application/json" -d '{"personaType":"${app.personaTypes[0]}"}'`,
-    );
-  } else {
-    banner.push(`tollgate: minting tokens from ${config.anamBaseUrl}`);
+  const banner = [`tollgate: listening on ${origin}`, "tollgate: profiles:"];
+  for (const profile of app.profiles) banner.push(`  ${profile.name} -> ${profile.provider}${profile.emulated ? " (emulator)" : ""}`);
+  const emulated = [...new Set(app.profiles.filter((profile) => profile.emulated).map((profile) => profile.provider))];
+  if (emulated.length > 0) {
+    banner.push(`tollgate: no API key for ${emulated.join(", ")}, so those tokens come from built-in emulators; they do not work with the real APIs.`);
   }
+  if (app.demoUserToken) {
+    const first = app.profiles[0]!.name;
+    banner.push(
+      "tollgate: a demo user token, valid for 24 hours. Try:",
+      `  curl -s -X POST ${origin}${TOKEN_PATH} -H "Authorization: Bearer ${app.demoUserToken}" -H "Content-Type: application/json" -d '{"profile":"${first}"}'`,
+    );
+  }
+  if (config.corsOrigins.length > 0) banner.push(`tollgate: CORS allowed for ${config.corsOrigins.join(", ")}`);
   if (telemetry.mode !== "off") banner.push(`tollgate: OpenTelemetry ${telemetry.summary}${telemetry.prometheusText ? ` (Prometheus at ${origin}/metrics)` : ""}`);
   console.log(banner.join("\n"));
 
@@ -43,7 +47,7 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  console.error(`tollgate: ${error instanceof ConfigError || error instanceof TypeError ? error.message : "failed to start"}`);
+  console.error(`tollgate: ${error instanceof ConfigError || error instanceof TypeError || (error as { name?: string })?.name === "OptionError" ? (error as Error).message : "failed to start"}`);
   process.exit(1);
 });
 

@@ -1,35 +1,60 @@
 import { readFile } from "node:fs/promises";
-import { ConfigError } from "./config.ts";
+import type { ProfileSpec } from "../src/index.ts";
+import { ConfigError, type Env } from "./config.ts";
+import { PROVIDERS, serverProvider, type ServerProvider } from "./providers.ts";
 
-/** Anam's documented demo persona, so that a fresh server has something to mint. */
-export const DEMO_PERSONAS: Record<string, unknown> = {
-  support: {
-    name: "Cara",
-    avatarId: "30fa96d0-26c4-4e55-94a0-517025942e18",
-    voiceId: "6bfbe25a-979d-40f3-a92b-5394170af54b",
-    llmId: "ANAM_GPT_4O_MINI_V1",
-    systemPrompt: "You are Cara, a helpful customer service representative. Keep answers short.",
-    maxSessionLengthSeconds: 600,
-  },
-};
+/**
+ * The profiles the server offers: from TOLLGATE_PROFILES (`{ "<profile>": { "provider": "<id>",
+ * "config": { ... } } }`), from TOLLGATE_PERSONAS (Anam persona configs by name), or else a demo
+ * profile per provider, named after it. Each config is checked by the handler when it is made.
+ */
+export interface ServerProfiles {
+  profiles: Record<string, ProfileSpec>;
+  /** The providers the profiles use, by name. */
+  providers: Record<string, ServerProvider>;
+}
 
-/** Reads the personaType -> config map from `file`; each config is checked later by the handler. */
-export async function loadPersonas(file: string | undefined): Promise<Record<string, unknown>> {
-  if (!file) return DEMO_PERSONAS;
+export async function loadProfiles(options: { profilesFile?: string; personasFile?: string; env: Env }): Promise<ServerProfiles> {
+  if (options.profilesFile && options.personasFile) throw new ConfigError("set TOLLGATE_PROFILES or TOLLGATE_PERSONAS, not both");
+  const providers: Record<string, ServerProvider> = {};
+  const use = (name: string) => (providers[name] ??= serverProvider(name, options.env)).provider;
+
+  if (options.personasFile) {
+    const personas = await readJsonObject("TOLLGATE_PERSONAS", options.personasFile, "each personaType to a persona config");
+    return { profiles: Object.fromEntries(Object.entries(personas).map(([name, config]) => [name, { provider: use("anam"), config }])), providers };
+  }
+  if (options.profilesFile) {
+    const file = await readJsonObject("TOLLGATE_PROFILES", options.profilesFile, 'each profile to { "provider", "config" }');
+    const profiles: Record<string, ProfileSpec> = {};
+    for (const [name, spec] of Object.entries(file)) {
+      const { provider, config, maxSessionSeconds } = (spec ?? {}) as { provider?: unknown; config?: unknown; maxSessionSeconds?: number };
+      if (typeof provider !== "string" || !(provider in PROVIDERS)) {
+        throw new ConfigError(`TOLLGATE_PROFILES: profile "${name}" needs "provider", one of ${Object.keys(PROVIDERS).join(", ")}`);
+      }
+      profiles[name] = { provider: use(provider), config: config ?? {}, maxSessionSeconds };
+    }
+    return { profiles, providers };
+  }
+  const profiles: Record<string, ProfileSpec> = {};
+  for (const [name, entry] of Object.entries(PROVIDERS)) profiles[name] = { provider: use(name), config: entry.demo };
+  return { profiles, providers };
+}
+
+async function readJsonObject(variable: string, file: string, shape: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch {
-    throw new ConfigError(`TOLLGATE_PERSONAS: cannot read ${file}`);
+    throw new ConfigError(`${variable}: cannot read ${file}`);
   }
-  let personas: unknown;
+  let value: unknown;
   try {
-    personas = JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
-    throw new ConfigError(`TOLLGATE_PERSONAS: ${file} is not valid JSON`);
+    throw new ConfigError(`${variable}: ${file} is not valid JSON`);
   }
-  if (typeof personas !== "object" || personas === null || Array.isArray(personas) || Object.keys(personas).length === 0) {
-    throw new ConfigError(`TOLLGATE_PERSONAS: ${file} must hold an object mapping each personaType to a persona config`);
+  if (typeof value !== "object" || value === null || Array.isArray(value) || Object.keys(value).length === 0) {
+    throw new ConfigError(`${variable}: ${file} must hold an object mapping ${shape}`);
   }
-  return personas as Record<string, unknown>;
+  return value as Record<string, unknown>;
 }
