@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { anam, type User } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { type User } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
+import { createAnamEmulator } from "../src/providers/anam/emulator.ts";
 import { PERSONA } from "../test/conformance/fixture.ts";
 import { sessionTokens } from "./hono.ts";
 

@@ -2,8 +2,9 @@ import express from "express";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { anam, createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
+import { createAnamEmulator } from "../src/providers/anam/emulator.ts";
 import { PERSONA } from "../test/conformance/fixture.ts";
 import { toNodeHandler } from "./node.ts";
 

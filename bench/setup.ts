@@ -1,5 +1,6 @@
-import { anam, createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
+import { createAnamEmulator } from "../src/providers/anam/emulator.ts";
 import { PERSONAS } from "../test/support/personas.ts";
 
 /**

@@ -1,6 +1,6 @@
 import process from "node:process";
-import { anam, type TokenHandlerOptions } from "../src/index.ts"; // in your app: "tollgate"
-import { createAnamEmulator } from "../src/emulator/index.ts"; // in your app: "tollgate/emulator"
+import { type TokenHandlerOptions } from "../src/index.ts"; // in your app: "tollgate"
+import { anam } from "../src/providers/anam/index.ts"; // in your app: "tollgate/anam"
 
 /**
  * What the examples share: Anam as the provider (or, with no ANAM_API_KEY, the built-in emulator,
@@ -13,9 +13,8 @@ export const port = Number(process.env.PORT ?? 8787);
 function provider() {
   const apiKey = process.env.ANAM_API_KEY;
   if (apiKey) return anam({ apiKey });
-  const emulator = createAnamEmulator({ apiKey: "emulator" });
   console.log("ANAM_API_KEY is not set: tokens come from the built-in Anam emulator.");
-  return anam({ apiKey: "emulator", fetch: (input, init) => emulator.fetch(new Request(input, init)) });
+  return anam.emulated();
 }
 
 /** Stands in for your app's session check: one demo user, known by a fixed bearer token. */
@@ -44,6 +43,6 @@ export const tokenOptions = { provider: provider(), authenticate, personas, rate
 export function listening(where: string) {
   console.log(`Listening on http://localhost:${port} (${where}). Try:`);
   console.log(
-    `  curl -X POST http://localhost:${port}/api/session-token -H "Authorization: Bearer ${DEMO_USER_TOKEN}" -H "Content-Type: application/json" -d '{"personaType":"support"}'`,
+    `  curl -X POST http://localhost:${port}/api/session-token -H "Authorization: Bearer ${DEMO_USER_TOKEN}" -H "Content-Type: application/json" -d '{"profile":"support"}'`,
   );
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
-import { anam, createTokenHandler, problemType } from "../src/index.ts";
+import { createTokenHandler, problemType } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
 import { sparePort } from "./support/ports.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";

@@ -50,7 +50,7 @@ async function start(file: string, runtime: Runtime): Promise<{ origin: string; 
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (/listening on http/i.test(output) && /curl .*personaType/.test(output)) resolve();
+      if (/listening on http/i.test(output) && /curl .*"profile"/.test(output)) resolve();
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
@@ -67,11 +67,12 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function mint(origin: string, userToken: string | undefined) {
+/** The examples offer the profile `support`; the standalone server a demo profile per provider, `anam` among them. */
+function mint(origin: string, userToken: string | undefined, profile = "support") {
   return fetch(`${origin}/api/session-token`, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...(userToken ? { Authorization: `Bearer ${userToken}` } : {}) },
-    body: JSON.stringify({ personaType: "support" }),
+    body: JSON.stringify({ profile }),
   });
 }
 
@@ -85,21 +86,22 @@ describe.concurrent("examples answer on their runtime", () => {
         const userToken = file.startsWith("server/") ? /Bearer (\S+?)"/.exec(output())?.[1] : DEMO_USER_TOKEN;
         expect(userToken, "a user token to sign in with").toBeTruthy();
 
-        const minted = await mint(origin, userToken);
+        const profile = file.startsWith("server/") ? "anam" : "support";
+        const minted = await mint(origin, userToken, profile);
         expect(minted.status).toBe(200);
-        const { sessionToken, expiresAt } = (await minted.json()) as { sessionToken: string; expiresAt: string };
-        expect(sessionToken.split(".")).toHaveLength(3);
+        const { token, expiresAt } = (await minted.json()) as { token: string; expiresAt: string };
+        expect(token.split(".")).toHaveLength(3);
         expect(Date.parse(expiresAt)).toBeGreaterThan(Date.now());
 
-        const anonymous = await mint(origin, undefined);
+        const anonymous = await mint(origin, undefined, profile);
         expect(anonymous.status).toBe(401);
         expect(anonymous.headers.get("www-authenticate")).toMatch(/^Bearer /);
 
         // The default limit is 10 tokens an hour per user, and one is spent: the 11th is refused.
         const statuses: number[] = [];
-        for (let i = 0; i < 10; i++) statuses.push((await mint(origin, userToken)).status);
+        for (let i = 0; i < 10; i++) statuses.push((await mint(origin, userToken, profile)).status);
         expect(statuses).toEqual([...Array(9).fill(200), 429]);
-        const refused = await mint(origin, userToken);
+        const refused = await mint(origin, userToken, profile);
         expect(refused.status).toBe(429);
         expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
 

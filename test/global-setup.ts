@@ -6,7 +6,7 @@ import { TEST_API_KEY } from "./support/servers.ts";
 
 /**
  * The run-wide leak check: after every suite has run, no response, header or log line of the
- * whole run may hold the API key, and no log line may hold a session token that was issued.
+ * whole run may hold the API key, and no log line may hold a token that was issued.
  */
 export default function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-traffic-"));
@@ -25,10 +25,10 @@ export default function setup(project: TestProject) {
     const leaks = entries.filter(({ line }) => line.includes(TEST_API_KEY));
     const tokens = new Set<string>();
     for (const { entry } of entries) {
-      if (entry.kind !== "response" || !entry.body?.includes("sessionToken")) continue;
-      const token = parsedOrNull(entry.body)?.sessionToken;
+      if (entry.kind !== "response" || !entry.body?.includes("oken")) continue;
+      const answer = parsedOrNull(entry.body);
       // Fault rehearsals send junk such as 42 or ""; only a real token's text is worth searching for.
-      if (typeof token === "string" && token.length >= 16) tokens.add(token);
+      for (const token of [answer?.token, answer?.sessionToken]) if (typeof token === "string" && token.length >= 16) tokens.add(token);
     }
     const logged = entries.filter(({ entry }) => entry.kind === "log" && [...tokens].some((token) => entry.line!.includes(token)));
     if (leaks.length > 0 || logged.length > 0) {
@@ -43,9 +43,9 @@ export default function setup(project: TestProject) {
   };
 }
 
-function parsedOrNull(text: string): { sessionToken?: unknown } | null {
+function parsedOrNull(text: string): { token?: unknown; sessionToken?: unknown } | null {
   try {
-    return JSON.parse(text) as { sessionToken?: unknown } | null;
+    return JSON.parse(text) as { token?: unknown; sessionToken?: unknown } | null;
   } catch {
     return null;
   }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { anam, createTokenIssuer } from "../src/index.ts";
-import { createAnamEmulator } from "../src/emulator/index.ts";
+import { createProfile, createTokenIssuer } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { digest } from "../src/canonical.ts";
 import { memoryCache } from "../src/store/memory-cache.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
-// How the issuer treats the persona config it is given: checked on every request unless it can
-// never change, and keyed in the reuse cache by its canonical JSON either way.
+// How the issuer keys what it keeps: by the canonical JSON of what the token was minted for, with no
+// raw user id, config or token in any key, and no prefix of its own (each store adds one).
 
 const config = {
   name: "Cara",
@@ -17,58 +17,46 @@ const config = {
 };
 
 function setup() {
-  const emulator = createAnamEmulator({ apiKey: "test" });
-  const provider = anam({ apiKey: "test", fetch: (input, init) => emulator.fetch(new Request(input, init)) });
-  let parses = 0;
-  const counted = { ...provider, parseConfig: (input: unknown) => (parses++, provider.parseConfig(input)) };
+  const provider = anam.emulated();
   const keys: string[] = [];
   const inner = memoryCache();
-  const store: CacheStore = { ...inner, set: (key, value, ttlMs) => (keys.push(key), inner.set(key, value, ttlMs)) };
-  const issuer = createTokenIssuer({ provider: counted, store });
-  return { issuer, keys, parses: () => parses, mints: () => emulator.stats.mintRequests };
+  const store: CacheStore = { ...inner, set: (key, value, ttlMs, linked) => (keys.push(key), inner.set(key, value, ttlMs, linked)) };
+  const issuer = createTokenIssuer({ store });
+  return { issuer, keys, provider, mints: () => provider.emulator!.stats.mintRequests };
 }
 
-function deepFreeze<T extends object>(value: T): T {
-  for (const item of Object.values(value)) if (typeof item === "object" && item !== null) deepFreeze(item);
-  return Object.freeze(value);
-}
-
-describe("issuer configs", () => {
-  it("keys the reuse cache by the digest of the canonical { provider, config, user }", async () => {
-    const { issuer, keys } = setup();
-    await issuer.issue({ config, userId: "ünïcode user" });
-    const expected = `tollgate:reuse:${await digest({ provider: "anam", config, user: "ünïcode user" })}`;
-    expect(keys).toContain(expected);
+describe("issuer keys", () => {
+  it("keys the reuse cache by the digest of the canonical { client, config, provider, user }, unprefixed", async () => {
+    const { issuer, keys, provider } = setup();
+    const profile = createProfile("support", provider, config);
+    const issued = await issuer.issue({ profile, userId: "ünïcode user", clientId: "tab-1" });
+    const reuse = `reuse:${await digest({ provider: "anam", config, user: "ünïcode user", client: "tab-1" })}`;
+    expect(keys).toContain(reuse);
+    expect(keys).toContain(`token:${await sha256(issued.token)}`);
+    for (const key of keys) expect(key).not.toMatch(/tollgate|ünïcode|Cara|tab-1/);
   });
 
-  it("gives a frozen config and an equal unfrozen one the same token", async () => {
-    const { issuer, mints } = setup();
-    const first = await issuer.issue({ config: deepFreeze({ ...config }), userId: "alice" });
-    const second = await issuer.issue({ config: { ...config }, userId: "alice" });
-    expect(second.token).toBe(first.token);
-    expect(second.cacheHit).toBe(true);
-    expect(mints()).toBe(1);
+  it("gives two profiles with one config the same token, and two tabs of one user each their own", async () => {
+    const { issuer, provider, mints } = setup();
+    const support = createProfile("support", provider, config);
+    const helpdesk = createProfile("helpdesk", provider, { ...config });
+    const first = await issuer.issue({ profile: support, userId: "alice", clientId: "tab-1" });
+    const again = await issuer.issue({ profile: helpdesk, userId: "alice", clientId: "tab-1" });
+    expect(again).toMatchObject({ token: first.token, cacheHit: true, profile: "helpdesk" });
+    const otherTab = await issuer.issue({ profile: support, userId: "alice", clientId: "tab-2" });
+    const noTab = await issuer.issue({ profile: support, userId: "alice" });
+    expect(new Set([first.token, otherTab.token, noTab.token]).size).toBe(3);
+    expect(mints()).toBe(3);
   });
 
-  it("checks a deeply frozen config once, and any other config on every request", async () => {
-    const { issuer, parses } = setup();
-    const frozen = deepFreeze({ ...config });
-    for (let i = 0; i < 3; i++) await issuer.issue({ config: frozen, userId: "alice" });
-    expect(parses()).toBe(1);
-    const open = { ...config };
-    for (let i = 0; i < 3; i++) await issuer.issue({ config: open, userId: "alice" });
-    expect(parses()).toBe(4);
-  });
-
-  it("sees a change to a config that is not frozen", async () => {
-    const { issuer, mints } = setup();
-    const open: Record<string, unknown> = { ...config };
-    const first = await issuer.issue({ config: open, userId: "alice" });
-    open.systemPrompt = "Something else entirely.";
-    const second = await issuer.issue({ config: open, userId: "alice" });
-    expect(second.token).not.toBe(first.token);
-    expect(mints()).toBe(2);
-    open.voiceId = "not a uuid";
-    await expect(issuer.issue({ config: open, userId: "alice" })).rejects.toThrow(/voiceId/);
+  it("checks a profile's config once, when the profile is made, and refuses a bad one there, naming it", () => {
+    const { provider } = setup();
+    expect(() => createProfile("support", provider, { ...config, voiceId: "not a uuid" })).toThrow(/profile "support": config: voiceId: must be a UUID/);
+    expect(() => createProfile("my persona!", provider, config)).toThrow(/"my persona!" can never be requested/);
   });
 });
+
+async function sha256(text: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -11,28 +11,28 @@ function recording(hears?: () => boolean): EventListener & { events: LifecycleEv
 }
 
 describe("eventEmitter", () => {
-  it("gives each listener the event with its time, provider, the request's context and its own fields", () => {
+  it("gives each listener the event with its time, the request's context and its own fields", () => {
     const first = recording();
     const second = recording();
-    const emit = eventEmitter("anam", [first, undefined, second]);
+    const emit = eventEmitter([first, undefined, second]);
     const before = Date.now();
-    emit("issued", { personaType: "support", user: "0123456789ab" }, { cacheHit: true });
+    emit("issued", { provider: "anam", profile: "support", user: "0123456789ab" }, { cacheHit: true });
 
-    expect(first.events).toEqual([{ name: "issued", time: expect.any(Number), provider: "anam", personaType: "support", user: "0123456789ab", cacheHit: true }]);
+    expect(first.events).toEqual([{ name: "issued", time: expect.any(Number), provider: "anam", profile: "support", user: "0123456789ab", cacheHit: true }]);
     expect(first.events[0]!.time).toBeGreaterThanOrEqual(before);
     expect(second.events).toEqual(first.events);
   });
 
   it("lets an event's own fields win over the context's", () => {
     const listener = recording();
-    eventEmitter("anam", [listener])("failed", { errorType: "internal" }, { errorType: "unknown_persona", status: 400 });
-    expect(listener.events[0]).toMatchObject({ errorType: "unknown_persona", status: 400 });
+    eventEmitter([listener])("failed", { errorType: "internal" }, { errorType: "unknown_profile", status: 400 });
+    expect(listener.events[0]).toMatchObject({ errorType: "unknown_profile", status: 400 });
   });
 
   it("builds no event when every listener says it would not hear it, and asks again on each event", () => {
     let listening = false;
     const telemetry = recording(() => listening);
-    const emit = eventEmitter("anam", [telemetry]);
+    const emit = eventEmitter([telemetry]);
 
     expect(emit.heard()).toBe(false);
     emit("requested");
@@ -47,7 +47,7 @@ describe("eventEmitter", () => {
   it("hands a heard event to every listener, the ones that would not have heard it as well", () => {
     const quiet = recording(() => false);
     const app = recording();
-    const emit = eventEmitter("anam", [quiet, app]);
+    const emit = eventEmitter([quiet, app]);
     expect(emit.heard()).toBe(true);
     emit("cache_hit", { user: "0123456789ab" });
     expect(app.events).toHaveLength(1);
@@ -55,12 +55,12 @@ describe("eventEmitter", () => {
   });
 
   it("is heard by nobody with no listeners at all", () => {
-    expect(eventEmitter("anam", [undefined]).heard()).toBe(false);
+    expect(eventEmitter([undefined]).heard()).toBe(false);
   });
 
   it("keeps going when a listener throws: observing a request must not break it", () => {
     const after = recording();
-    const emit = eventEmitter("anam", [
+    const emit = eventEmitter([
       () => {
         throw new Error("listener bug");
       },

@@ -48,7 +48,7 @@ async function runOnce(command: string[], env: Record<string, string>) {
   const response = await fetch(`${server.url}/api/session-token`, {
     method: "POST",
     headers: { Authorization: `Bearer ${await userToken("runtime-user")}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ personaType: "support" }),
+    body: JSON.stringify({ profile: "anam" }),
   });
   expect(response.status).toBe(200);
 

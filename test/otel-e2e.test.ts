@@ -126,7 +126,7 @@ describe("a full run of the standalone server", () => {
     expect(spans.find((span) => span.spanId === denied.parentSpanId)?.status?.code ?? 0).toBe(0);
 
     const usage = spans.filter((span) => span.name === "tollgate.usage").flatMap((span) => span.events.map((event) => event.name));
-    expect(usage).toEqual(["tollgate.evicted", "tollgate.used", "tollgate.ended"]);
+    expect(usage).toEqual(["tollgate.evicted", "tollgate.started", "tollgate.ended"]);
   });
 
   it("exports the counters and histograms with the values of the run", async () => {
@@ -141,9 +141,9 @@ describe("a full run of the standalone server", () => {
     const issued = metrics.get("tollgate.tokens.issued");
     expect(issued?.unit).toBe("{token}");
     expect(pointTotal(issued)).toBe(3);
-    expect(pointTotal(issued, { "tollgate.persona_type": "support", "tollgate.cache_hit": false })).toBe(1);
-    expect(pointTotal(issued, { "tollgate.persona_type": "support", "tollgate.cache_hit": true })).toBe(1);
-    expect(pointTotal(issued, { "tollgate.persona_type": "sales", "tollgate.cache_hit": false })).toBe(1);
+    expect(pointTotal(issued, { "tollgate.profile": "support", "tollgate.cache_hit": false })).toBe(1);
+    expect(pointTotal(issued, { "tollgate.profile": "support", "tollgate.cache_hit": true })).toBe(1);
+    expect(pointTotal(issued, { "tollgate.profile": "sales", "tollgate.cache_hit": false })).toBe(1);
     expect(pointTotal(metrics.get("tollgate.token.requests"))).toBe(5);
     expect(pointTotal(metrics.get("tollgate.token.denials"), { "error.type": "unauthenticated" })).toBe(1);
     expect(pointTotal(metrics.get("tollgate.upstream.mint.attempts"))).toBe(4);
@@ -155,7 +155,7 @@ describe("a full run of the standalone server", () => {
     expect(pointTotal(metrics.get("tollgate.tokens.used"))).toBe(1);
     expect(pointTotal(metrics.get("tollgate.sessions.active"))).toBe(0);
     expect(pointTotal(metrics.get("tollgate.token.failures"))).toBe(1);
-    expect(pointTotal(metrics.get("tollgate.token.failures"), { "error.type": "upstream_rejected", "tollgate.persona_type": "support" })).toBe(1);
+    expect(pointTotal(metrics.get("tollgate.token.failures"), { "error.type": "upstream_rejected", "tollgate.profile": "support" })).toBe(1);
   });
 
   it("leaves neither the API key, nor an issued token, nor the raw user id in any span, metric or log line", async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { anam, createTokenHandler, problemType, type LifecycleEvent } from "../src/index.ts";
+import { createTokenHandler, problemType, type LifecycleEvent } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate, authorize } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 
@@ -38,9 +39,10 @@ describe("the token route", () => {
     const response = await fetch(url, asUser("alice"));
     expect(response.status).toBe(200);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
-    const body = (await response.json()) as { sessionToken: string; expiresAt: string };
-    expect(Object.keys(body).sort()).toEqual(["expiresAt", "sessionToken"]);
-    expect(body.sessionToken.split(".")).toHaveLength(3);
+    const body = (await response.json()) as { token: string; sessionToken: string; expiresAt: string; provider: string; profile: string };
+    expect(Object.keys(body).sort()).toEqual(["expiresAt", "profile", "provider", "sessionToken", "token"]);
+    expect(body).toMatchObject({ provider: "anam", profile: "support", sessionToken: body.token });
+    expect(body.token.split(".")).toHaveLength(3);
     const lifetimeMs = Date.parse(body.expiresAt) - Date.now();
     expect(lifetimeMs).toBeGreaterThan(59 * 60 * 1000);
     expect(lifetimeMs).toBeLessThanOrEqual(60 * 60 * 1000);
@@ -116,7 +118,7 @@ describe("the token route", () => {
       ['{"personaType": 7}', /personaType/],
       ['{"personaType": "support", "extra": 1}', /extra/],
       ['{"personaType": "../etc"}', /personaType/],
-      ["{}", /personaType is required/],
+      ["{}", /profile is required/],
     ];
     for (const [body, detail] of cases) {
       const response = await fetch(url, { ...asUser("alice"), body });
@@ -132,7 +134,7 @@ describe("the token route", () => {
     for (const personaType of ["nope", "constructor", "__proto__", "toString"]) {
       const response = await fetch(url, asUser("alice", { personaType }));
       expect(response.status, personaType).toBe(400);
-      expect((await problem(response)).type).toBe(problemType("unknown_persona"));
+      expect((await problem(response)).type).toBe(problemType("unknown_profile"));
     }
     expect(upstream.emulator.stats.mintRequests).toBe(before);
   });
@@ -187,7 +189,7 @@ describe("a handler built with a bad persona map", () => {
         authenticate,
         personas: { broken: { avatarId: "x", voiceId: "y" } },
       }),
-    ).toThrow(/"broken".*avatarId/);
+    ).toThrow(/personas\.broken: config: avatarId: must be a UUID/);
   });
 });
 
@@ -221,13 +223,13 @@ describe("async hooks and a persona resolver", () => {
   it("answers 400 when the resolver knows no such persona", async () => {
     const response = await fetch(resolverUrl, asUser("alice", { personaType: "nobody" }));
     expect(response.status).toBe(400);
-    expect((await problem(response)).type).toBe(problemType("unknown_persona"));
+    expect((await problem(response)).type).toBe(problemType("unknown_profile"));
   });
 
   it("answers 500 when the app's own resolver returns a bad config, and says why in the log only", async () => {
     const response = await fetch(resolverUrl, asUser("alice", { personaType: "broken" }));
     expect(response.status).toBe(500);
     expect((await problem(response)).detail).not.toMatch(/voiceId/);
-    expect(logger.lines.map((line) => JSON.parse(line).cause).join("\n")).toMatch(/"broken" is invalid: voiceId/);
+    expect(logger.lines.map((line) => JSON.parse(line).cause).join("\n")).toMatch(/profile "broken": config: voiceId: must be a UUID/);
   });
 });

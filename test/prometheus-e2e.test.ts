@@ -81,7 +81,7 @@ async function askForToken(userId: string): Promise<void> {
   const response = await fetch(`${server.url}/api/session-token`, {
     method: "POST",
     headers: { Authorization: `Bearer ${await userToken(userId)}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ personaType: "support" }),
+    body: JSON.stringify({ profile: "anam" }),
   });
   expect(response.status).toBe(200);
 }
@@ -99,7 +99,7 @@ describe("Prometheus scraping the standalone server", () => {
       { timeout: 30_000, interval: 500 },
     );
     expect(await queryOne('sum(tollgate_tokens_issued_total{tollgate_cache_hit="true"})')).toBe(1);
-    expect(await queryOne('sum(tollgate_tokens_issued_total{tollgate_cache_hit="false", tollgate_persona_type="support"})')).toBe(3);
+    expect(await queryOne('sum(tollgate_tokens_issued_total{tollgate_cache_hit="false", tollgate_profile="anam"})')).toBe(3);
     expect(await queryOne("sum(tollgate_upstream_mint_duration_count)")).toBe(3);
   });
 });

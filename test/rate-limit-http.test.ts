@@ -1,7 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
-import { anam, createTokenHandler, problemType, type LifecycleEvent, type TokenHandlerOptions } from "../src/index.ts";
+import { createTokenHandler, problemType, type LifecycleEvent, type TokenHandlerOptions } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 
@@ -65,7 +66,7 @@ describe("rate limits on the token route", () => {
 
     const limited = events.filter((event) => event.name === "rate_limited");
     expect(limited).toHaveLength(1);
-    expect(limited[0]).toMatchObject({ status: 429, limit: "user", personaType: "support" });
+    expect(limited[0]).toMatchObject({ status: 429, limit: "user", profile: "support", provider: "anam" });
     expect(JSON.stringify(limited[0])).not.toContain("alice");
     expect(events.some((event) => event.name === "failed")).toBe(false);
   });

@@ -65,7 +65,7 @@ function mint(server: Server, userToken: string): Promise<Response> {
     method: "POST",
     headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" },
     // The embedded demo persona every fresh server offers.
-    body: JSON.stringify({ personaType: "support" }),
+    body: JSON.stringify({ profile: "anam" }),
   });
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { anam, createTokenHandler, problemType, type LifecycleEvent, type RetryOptions } from "../src/index.ts";
+import { createTokenHandler, problemType, type LifecycleEvent, type RetryOptions } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 

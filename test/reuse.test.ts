@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { anam, createTokenHandler, problemType, type LifecycleEvent, type TokenHandler } from "../src/index.ts";
+import { createTokenHandler, problemType, type LifecycleEvent, type TokenHandler } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 
@@ -74,30 +75,36 @@ describe("reuse", () => {
     expect(upstreamCalls()).toBe(1);
   });
 
-  it("does not reuse a token that expires within the margin", async () => {
+  it("keeps a margin before expiry that fits the token's lifetime: a sixth of a 5-minute token, or the margin set", async () => {
     const shortLived = await startUpstream({ tokenLifetimeSeconds: 300 });
-    const shortHandler = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl: shortLived.url }), authenticate, personas: PERSONAS });
-    const url = (await listen("handler-short", shortHandler)).url;
-    const first = await (await fetch(url, asUser("alice"))).json();
-    const second = await (await fetch(url, asUser("alice"))).json();
-    expect(first).not.toEqual(second);
-    expect(shortLived.emulator.stats.mintRequests).toBe(2);
+    const provider = anam({ apiKey: TEST_API_KEY, baseUrl: shortLived.url });
+    const fitted = (await listen("handler-short", createTokenHandler({ provider, authenticate, personas: PERSONAS }))).url;
+    const first = await (await fetch(fitted, asUser("alice"))).json();
+    expect(await (await fetch(fitted, asUser("alice"))).json()).toEqual(first);
+    expect(shortLived.emulator.stats.mintRequests).toBe(1);
+
+    const wide = createTokenHandler({ provider, authenticate, personas: PERSONAS, reuse: { marginMs: 10 * 60 * 1000 } });
+    const url = (await listen("handler-wide-margin", wide)).url;
+    const a = await (await fetch(url, asUser("alice"))).json();
+    const b = await (await fetch(url, asUser("alice"))).json();
+    expect(a).not.toEqual(b);
+    expect(shortLived.emulator.stats.mintRequests).toBe(3);
   });
 });
 
 describe("usage reports", () => {
   it("evicts a token once its session starts, so the next request gets a fresh one", async () => {
     const used = await tokenFor("alice");
-    expect(await handler.issuer.inspectToken(used)).toMatchObject({ used: false, expired: false, known: true });
+    expect(await handler.issuer.inspectToken(used)).toMatchObject({ started: false, expired: false, known: true });
 
     const started = await report("alice", { sessionToken: used, event: "started" });
     expect(started.status).toBe(204);
-    expect(await handler.issuer.inspectToken(used)).toMatchObject({ used: true, known: true });
+    expect(await handler.issuer.inspectToken(used)).toMatchObject({ started: true, known: true });
 
     const fresh = await tokenFor("alice");
     expect(fresh).not.toBe(used);
-    expect(events.map((event) => event.name)).toEqual(expect.arrayContaining(["evicted", "used"]));
-    expect(events.find((event) => event.name === "evicted")?.reason).toBe("used");
+    expect(events.map((event) => event.name)).toEqual(expect.arrayContaining(["evicted", "started"]));
+    expect(events.find((event) => event.name === "evicted")?.reason).toBe("started");
   });
 
   it("records the session's duration when it ends", async () => {
@@ -128,8 +135,8 @@ describe("usage reports", () => {
     const before = upstream.emulator.stats.mintRequests;
     const inspection = await handler.issuer.inspectToken(token);
     expect(inspection.expiresAt).toBeGreaterThan(Date.now());
-    const forgetful = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY }), authenticate, personas: {} });
-    expect(await forgetful.issuer.inspectToken(token)).toMatchObject({ known: false, used: false, expiresAt: inspection.expiresAt });
+    const forgetful = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY }), authenticate, personas: PERSONAS });
+    expect(await forgetful.issuer.inspectToken(token)).toMatchObject({ known: false, started: false, expiresAt: inspection.expiresAt });
     expect(upstream.emulator.stats.mintRequests).toBe(before);
   });
 });

@@ -67,13 +67,32 @@ describe("with no API key", () => {
     server = await startServer({});
   });
 
-  it("says it runs on the emulator, and the curl it prints returns a token", async () => {
-    expect(server.output.join("\n")).toMatch(/ANAM_API_KEY is not set.*emulator/);
+  it("says it runs on the emulators, and the curl it prints returns a token", async () => {
+    expect(server.output.join("\n")).toMatch(/no API key for anam, openai, .*livekit, so those tokens come from built-in emulators/);
     const curl = server.output.find((line) => line.trim().startsWith("curl "))!.trim();
     const { stdout } = await promisify(execFile)("bash", ["-c", curl]);
-    const body = JSON.parse(stdout) as { sessionToken: string; expiresAt: string };
-    expect(body.sessionToken.split(".")).toHaveLength(3);
+    const body = JSON.parse(stdout) as { token: string; sessionToken: string; expiresAt: string; provider: string };
+    expect(body).toMatchObject({ provider: "anam", sessionToken: body.token });
+    expect(body.token.split(".")).toHaveLength(3);
     expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+  });
+
+  it("offers a demo profile per provider, each of which answers with a token from its emulator", async () => {
+    const listed = server.output.map((line) => /^\s+(\S+) -> (\S+) \(emulator\)$/.exec(line)).filter((match) => match !== null);
+    expect(listed.map((match) => match![2])).toEqual(["anam", "openai", "xai", "gemini", "elevenlabs", "deepgram", "assemblyai", "liveavatar", "livekit"]);
+    const demoToken = /Bearer (\S+)"/.exec(server.output.find((line) => line.trim().startsWith("curl "))!)![1]!;
+    for (const match of listed) {
+      const response = await fetch(`${server.origin}/api/session-token`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${demoToken}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ profile: match![1] }),
+      });
+      expect(response.status, match![1]).toBe(200);
+      const body = (await response.json()) as { token: string; expiresAt: string; provider: string; profile: string };
+      expect(body).toMatchObject({ provider: match![2], profile: match![1] });
+      expect(body.token.length).toBeGreaterThan(16);
+      expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+    }
   });
 
   it("answers the health check, 401 without a user, and 404 elsewhere", async () => {
@@ -135,18 +154,30 @@ describe("with a real-looking upstream", () => {
   });
 });
 
+function jsonFile(value: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), "tollgate-config-")), "config.json");
+  writeFileSync(file, JSON.stringify(value));
+  return file;
+}
+
 describe("a bad configuration", () => {
   it.each([
-    ["a key without a JWT secret", { ANAM_API_KEY: TEST_API_KEY }, /TOLLGATE_JWT_SECRET is required/],
+    ["a key without a JWT secret", { ANAM_API_KEY: TEST_API_KEY }, /TOLLGATE_JWT_SECRET or TOLLGATE_JWKS_URL is required with a real provider key \(anam\)/],
     ["a short JWT secret", { TOLLGATE_JWT_SECRET: "short" }, /at least 32 bytes/],
     ["a port that is not a number", { PORT: "eighty" }, /PORT must be a port number/],
     ["a base URL that is not http(s)", { ANAM_BASE_URL: "ftp://example" }, /ANAM_BASE_URL/],
     ["a personas file that is missing", { TOLLGATE_PERSONAS: "/nonexistent/personas.json" }, /cannot read/],
+    ["a blank port", { PORT: "" }, /PORT must be a port number, not ""/],
+    ["a base URL with credentials in it", { OPENAI_BASE_URL: "https://user:hunter2-password@api.example.com" }, /OPENAI_BASE_URL: must not carry credentials/],
+    ["a profile for a provider that does not exist", { TOLLGATE_PROFILES: "<profiles>" }, /profile "tutor" needs "provider", one of anam, openai/],
   ])("stops the server with a message naming it: %s", async (_, env, message) => {
-    const { code, output } = await exitOf(env as Record<string, string>);
+    const given = { ...(env as Record<string, string>) };
+    if (given.TOLLGATE_PROFILES === "<profiles>") given.TOLLGATE_PROFILES = jsonFile({ tutor: { provider: "tutorbot", config: {} } });
+    const { code, output } = await exitOf(given);
     expect(code).toBe(1);
     expect(output).toMatch(message);
     expect(output).not.toContain(TEST_API_KEY);
+    expect(output).not.toContain("hunter2");
   });
 
   it("stops the server with a message naming the port when another process holds it", async () => {

@@ -1,7 +1,8 @@
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SamplingDecision, SimpleSpanProcessor, type ReadableSpan, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { anam, createTokenHandler, telemetryListener, withServerSpan, type TokenHandlerOptions } from "../src/index.ts";
+import { createTokenHandler, telemetryListener, withServerSpan, type TokenHandlerOptions } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
 import { eventAttributes } from "../src/telemetry/index.ts";
 import { PERSONAS, asUser, authenticate, authorize } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
@@ -83,7 +84,7 @@ describe("a token minted upstream", () => {
     expect(new Set([server, issue, attempt].map((span) => span.spanContext().traceId)).size).toBe(1);
 
     expect(spanEvents(issue)).toEqual(["tollgate.requested", "tollgate.minting", "tollgate.minted", "tollgate.issued"]);
-    expect(issue.attributes).toMatchObject({ "tollgate.provider": "anam", "tollgate.persona_type": "support", "http.response.status_code": 200 });
+    expect(issue.attributes).toMatchObject({ "tollgate.provider": "anam", "tollgate.profile": "support", "http.response.status_code": 200 });
     expect(issue.attributes["enduser.pseudo.id"]).toMatch(/^[0-9a-f]{12}$/);
     expect(issue.attributes["error.type"]).toBeUndefined();
     expect(issue.events.find((event) => event.name === "tollgate.issued")?.attributes).toMatchObject({ "tollgate.cache_hit": false });
@@ -103,8 +104,8 @@ describe("a token minted upstream", () => {
 
     const metrics = await telemetry.metrics();
     expect(counterValue(metrics.get("tollgate.token.requests"))).toBe(1);
-    expect(counterValue(metrics.get("tollgate.upstream.mint.attempts"), { "tollgate.persona_type": "support" })).toBe(1);
-    expect(counterValue(metrics.get("tollgate.tokens.issued"), { "tollgate.provider": "anam", "tollgate.persona_type": "support", "tollgate.cache_hit": false })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.upstream.mint.attempts"), { "tollgate.profile": "support" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.tokens.issued"), { "tollgate.provider": "anam", "tollgate.profile": "support", "tollgate.cache_hit": false })).toBe(1);
     expect(counterValue(metrics.get("tollgate.tokens.issued"), { "tollgate.cache_hit": true })).toBe(0);
     const duration = histogramValue(metrics.get("tollgate.upstream.mint.duration"));
     expect(duration.count).toBe(1);
@@ -203,7 +204,7 @@ describe("a retried upstream", () => {
     const metrics = await telemetry.metrics();
     expect(counterValue(metrics.get("tollgate.upstream.mint.attempts"))).toBe(3);
     expect(counterValue(metrics.get("tollgate.upstream.mint.retries"))).toBe(2);
-    expect(counterValue(metrics.get("tollgate.token.failures"), { "error.type": "upstream_unavailable", "tollgate.persona_type": "support" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.token.failures"), { "error.type": "upstream_unavailable", "tollgate.profile": "support" })).toBe(1);
     expect(counterValue(metrics.get("tollgate.tokens.issued"))).toBe(0);
     expect(histogramValue(metrics.get("tollgate.upstream.mint.duration")).count).toBe(0);
   });
@@ -225,7 +226,7 @@ describe("a reused token", () => {
     expect(parentOf(upstreamSpans[0]!)).not.toBe(reused.spanContext().spanId);
 
     const metrics = await telemetry.metrics();
-    expect(counterValue(metrics.get("tollgate.cache.hits"), { "tollgate.persona_type": "support" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.cache.hits"), { "tollgate.profile": "support" })).toBe(1);
     expect(counterValue(metrics.get("tollgate.tokens.issued"), { "tollgate.cache_hit": true })).toBe(1);
     expect(counterValue(metrics.get("tollgate.tokens.issued"), { "tollgate.cache_hit": false })).toBe(1);
     expect(counterValue(metrics.get("tollgate.token.requests"))).toBe(2);
@@ -290,8 +291,8 @@ describe("denials", () => {
 
     const limited = byName(telemetry, "tollgate.issue").find((span) => span.attributes["error.type"] === "rate_limited")!;
     expect(spanEvents(limited)).toEqual(["tollgate.requested", "tollgate.rate_limited"]);
-    expect(limited.events[1]!.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.rate_limit.name": "per-user", "tollgate.persona_type": "support" });
-    expect(limited.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.persona_type": "support" });
+    expect(limited.events[1]!.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.rate_limit.name": "per-user", "tollgate.profile": "support" });
+    expect(limited.attributes).toMatchObject({ "http.response.status_code": 429, "tollgate.profile": "support" });
     expect(limited.status.code).toBe(SpanStatusCode.UNSET);
     expect(byName(telemetry, `POST ${TOKEN_PATH}`).every((span) => span.status.code === SpanStatusCode.UNSET)).toBe(true);
 
@@ -308,7 +309,7 @@ describe("denials", () => {
     const telemetry = inMemoryTelemetry();
     const listener = telemetryListener({ meterProvider: telemetry.meterProvider });
     telemetry.tracerProvider.getTracer("test").startActiveSpan("tollgate.issue", (span) => {
-      listener({ name: "rate_limited", time: Date.now(), provider: "anam", personaType: "support", user: "0123456789ab", status: 429, limit: "user" });
+      listener({ name: "rate_limited", time: Date.now(), provider: "anam", profile: "support", user: "0123456789ab", status: 429, limit: "user" });
       span.end();
     });
     expect(spanEvents(only(telemetry, "tollgate.issue"))).toEqual(["tollgate.rate_limited"]);
@@ -326,12 +327,12 @@ describe("failures before the upstream", () => {
 
     const issue = only(telemetry, "tollgate.issue");
     expect(spanEvents(issue)).toEqual(["tollgate.requested", "tollgate.failed"]);
-    expect(issue.attributes["error.type"]).toBe("unknown_persona");
+    expect(issue.attributes["error.type"]).toBe("unknown_profile");
     expect(issue.status.code).toBe(SpanStatusCode.UNSET);
     expect(JSON.stringify(telemetry.spans().map((span) => [span.attributes, span.events]))).not.toContain("ignore_previous");
 
     const metrics = await telemetry.metrics();
-    expect(counterValue(metrics.get("tollgate.token.failures"), { "error.type": "unknown_persona" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.token.failures"), { "error.type": "unknown_profile" })).toBe(1);
     expect(JSON.stringify([...metrics.values()].map((metric) => metric.dataPoints.map((point) => point.attributes)))).not.toContain("ignore_previous");
   });
 });
@@ -345,14 +346,14 @@ describe("the usage route", () => {
 
     const usage = only(telemetry, "tollgate.usage");
     expect(parentOf(usage)).toBe(only(telemetry, `POST ${USAGE_PATH}`).spanContext().spanId);
-    expect(spanEvents(usage)).toEqual(["tollgate.evicted", "tollgate.used"]);
-    expect(usage.events[0]!.attributes).toMatchObject({ "tollgate.eviction.reason": "used" });
+    expect(spanEvents(usage)).toEqual(["tollgate.evicted", "tollgate.started"]);
+    expect(usage.events[0]!.attributes).toMatchObject({ "tollgate.eviction.reason": "started" });
     expect(usage.events[1]!.attributes?.["tollgate.token.fingerprint"]).toMatch(/^[0-9a-f]{12}$/);
 
     const metrics = await telemetry.metrics();
     expect(counterValue(metrics.get("tollgate.tokens.used"))).toBe(1);
     expect(counterValue(metrics.get("tollgate.sessions.active"))).toBe(1);
-    expect(counterValue(metrics.get("tollgate.cache.evictions"), { "tollgate.eviction.reason": "used" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.cache.evictions"), { "tollgate.eviction.reason": "started" })).toBe(1);
   });
 
   it("ended: a session duration in seconds, one session fewer in progress, and a repeated report changes nothing", async () => {
@@ -363,7 +364,7 @@ describe("the usage route", () => {
     expect((await fetch(usageUrl, asUser("alice", { sessionToken: token, event: "ended", durationMs: 95_000 }))).status).toBe(204);
 
     const usages = byName(telemetry, "tollgate.usage");
-    expect(usages.map(spanEvents)).toEqual([["tollgate.evicted", "tollgate.used"], ["tollgate.ended"], []]);
+    expect(usages.map(spanEvents)).toEqual([["tollgate.evicted", "tollgate.started"], ["tollgate.ended"], []]);
     expect(usages[1]!.events[0]!.attributes).toMatchObject({ "tollgate.duration": 95 });
 
     const metrics = await telemetry.metrics();
@@ -466,8 +467,8 @@ describe("an app that makes its own server span", () => {
 
 describe("attribute values", () => {
   it("that are not short names become 'other', so free text never reaches a backend", () => {
-    const attributes = eventAttributes({ name: "failed", time: 0, provider: "anam", errorType: "Anam answered 401: key sk_live_abc is revoked", personaType: "support" });
+    const attributes = eventAttributes({ name: "failed", time: 0, provider: "anam", errorType: "Anam answered 401: key sk_live_abc is revoked", profile: "support" });
     expect(attributes["error.type"]).toBe("other");
-    expect(attributes["tollgate.persona_type"]).toBe("support");
+    expect(attributes["tollgate.profile"]).toBe("support");
   });
 });

@@ -119,7 +119,7 @@ export const cases: ConformanceCase[] = [
   }),
 
   test("400 for an unknown persona type, with no upstream call", async ({ mint, emulator }) => {
-    await problem(await mint("alice", { personaType: "villain" }), 400, "unknown_persona");
+    await problem(await mint("alice", { personaType: "villain" }), 400, "unknown_profile");
     equal(emulator.stats.mintRequests, 0, "upstream mint requests");
   }),
 

@@ -1,5 +1,6 @@
-import { anam, createTokenHandler, type TokenHandler, type TokenHandlerOptions } from "../../src/index.ts";
-import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "../../src/emulator/index.ts";
+import { createTokenHandler, type TokenHandler, type TokenHandlerOptions } from "../../src/index.ts";
+import { anam } from "../../src/providers/anam/index.ts";
+import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "../../src/providers/anam/emulator.ts";
 
 /**
  * A token handler wired to an in-process Anam emulator, with three known users. Only web APIs:

@@ -39,18 +39,18 @@ export const serverCases: ConformanceCase[] = [
   }),
 
   test("the demo user mints a token, reports it used and gets a fresh one", async (send, demo) => {
-    const first = await send(TOKEN_PATH, post(demo, { personaType: "support" }));
+    const first = await send(TOKEN_PATH, post(demo, { profile: "anam" }));
     await status(first, 200);
-    const { sessionToken } = (await first.json()) as { sessionToken: string };
-    ok(sessionToken.split(".").length === 3, "the session token is a JWT");
-    await status(await send(USAGE_PATH, post(demo, { sessionToken, event: "started" })), 204);
-    const second = await send(TOKEN_PATH, post(demo, { personaType: "support" }));
+    const { token } = (await first.json()) as { token: string };
+    ok(token.split(".").length === 3, "the Anam token is a JWT");
+    await status(await send(USAGE_PATH, post(demo, { token, event: "started" })), 204);
+    const second = await send(TOKEN_PATH, post(demo, { profile: "anam" }));
     await status(second, 200);
-    ok(((await second.json()) as { sessionToken: string }).sessionToken !== sessionToken, "a fresh token after use");
+    ok(((await second.json()) as { token: string }).token !== token, "a fresh token after use");
   }),
 
   test("401 without a user token, 404 off its routes", async (send) => {
-    await problem(await send(TOKEN_PATH, post(undefined, { personaType: "support" })), 401, "unauthenticated");
+    await problem(await send(TOKEN_PATH, post(undefined, { profile: "anam" })), 401, "unauthenticated");
     await problem(await send("/nowhere"), 404, "not_found");
   }),
 ];

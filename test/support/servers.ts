@@ -1,5 +1,5 @@
 import { serve } from "srvx";
-import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "../../src/emulator/index.ts";
+import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "../../src/providers/anam/emulator.ts";
 import type { Logger } from "../../src/index.ts";
 import { recordLogLine, recordResponse } from "./traffic.ts";
 
