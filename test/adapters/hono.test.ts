@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { type User } from "../src/index.ts";
-import { anam } from "../src/providers/anam/index.ts";
-import { createAnamEmulator } from "../src/providers/anam/emulator.ts";
-import { PERSONA } from "../test/conformance/fixture.ts";
-import { sessionTokens } from "./hono.ts";
+import { type User } from "../../src/index.ts";
+import { anam } from "../../src/providers/anam/index.ts";
+import { createAnamEmulator } from "../../src/providers/anam/emulator.ts";
+import { PERSONA } from "../conformance/fixture.ts";
+import { sessionTokens } from "../../adapters/hono.ts";
 
 interface AppUser extends User {
   plan: "free" | "pro";

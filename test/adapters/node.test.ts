@@ -2,11 +2,11 @@ import express from "express";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
-import { anam } from "../src/providers/anam/index.ts";
-import { createAnamEmulator } from "../src/providers/anam/emulator.ts";
-import { PERSONA } from "../test/conformance/fixture.ts";
-import { toNodeHandler } from "./node.ts";
+import { createTokenHandler, type TokenHandlerOptions } from "../../src/index.ts";
+import { anam } from "../../src/providers/anam/index.ts";
+import { createAnamEmulator } from "../../src/providers/anam/emulator.ts";
+import { PERSONA } from "../conformance/fixture.ts";
+import { toNodeHandler } from "../../adapters/node.ts";
 
 function tokenHandler(options: Partial<TokenHandlerOptions> = {}) {
   const emulator = createAnamEmulator({ apiKey: "k" });
