@@ -20,8 +20,8 @@ const { tokens, emulator } = benchTokenRoute();
 const tokenRequest = () =>
   new Request("http://127.0.0.1/api/session-token", {
     method: "POST",
-    headers: { Authorization: `Bearer ${USER_TOKEN}`, "Content-Type": "application/json", "Content-Length": "25" },
-    body: '{"personaType":"support"}',
+    headers: { Authorization: `Bearer ${USER_TOKEN}`, "Content-Type": "application/json", "Content-Length": "21" },
+    body: '{"profile":"support"}',
   });
 
 const filled = await tokens(tokenRequest());

@@ -1,6 +1,5 @@
 import { createTokenHandler, type TokenHandlerOptions } from "../src/index.ts";
 import { anam } from "../src/providers/anam/index.ts";
-import { createAnamEmulator } from "../src/providers/anam/emulator.ts";
 import { PERSONAS } from "../test/support/personas.ts";
 
 /**
@@ -15,9 +14,10 @@ export const USER_TOKEN = "bench-user";
 export const BENCH_LIMITS = [{ name: "user", limit: 1_000_000_000, windowMs: 3_600_000 }];
 
 export function benchTokenRoute(overrides: Partial<TokenHandlerOptions> = {}) {
-  const emulator = createAnamEmulator({ apiKey: "bench" });
+  const provider = anam.emulated();
+  const emulator = provider.emulator!;
   const tokens = createTokenHandler({
-    provider: anam({ apiKey: "bench", fetch: (input, init) => emulator.fetch(new Request(input, init)) }),
+    provider,
     authenticate: (request) => (request.headers.get("Authorization") === `Bearer ${USER_TOKEN}` ? { id: "bench-user" } : null),
     // The suites' own persona: its config reaches the token only as a digest, so any config will do.
     personas: { support: PERSONAS.support },
