@@ -33,7 +33,19 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
 
 async function readText(request: Request, maxBytes: number): Promise<string> {
   if (!request.body) return "";
-  const reader = request.body.getReader();
+  const text = await readCappedText(request.body, maxBytes);
+  // Past the cap the rest is left to the server, which discards it once we have answered.
+  if (text === undefined) throw tooLarge(maxBytes);
+  return text;
+}
+
+/**
+ * A stream's text, or undefined once it passes `maxBytes`; then the reader is let go without
+ * cancelling the stream. Not cancel(): on Node, cancelling a request body that Readable.toWeb is
+ * still feeding can throw an uncaught ERR_INVALID_STATE and take the process down (nodejs/node#64529).
+ */
+export async function readCappedText(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | undefined> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -41,11 +53,8 @@ async function readText(request: Request, maxBytes: number): Promise<string> {
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      // Stop reading and leave the rest to the server, which discards it once we have answered.
-      // Not cancel(): on Node, cancelling a body that Readable.toWeb is still feeding can throw an
-      // uncaught ERR_INVALID_STATE and take the process down (nodejs/node#64529).
       reader.releaseLock();
-      throw tooLarge(maxBytes);
+      return undefined;
     }
     chunks.push(value);
   }

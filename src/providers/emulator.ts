@@ -133,3 +133,19 @@ export function inProcessFetch(emulator: Pick<Emulator, "fetch">): FetchLike {
 export function emulatorBaseUrl(name: string): string {
   return `http://${name}-emulator.invalid/`;
 }
+
+/**
+ * A provider on its emulator in this process: no key, no network; what every HTTP provider's
+ * `emulated()` is. The emulator is on the provider as `emulator`, for its stats and faults.
+ */
+export function onEmulator<P, E extends Emulator, EmulatorOptionsOf extends EmulatorOptions, ProviderOptions extends { apiKey: string; baseUrl?: string | URL; fetch?: FetchLike }>(
+  name: string,
+  provider: (options: ProviderOptions) => P,
+  createEmulator: (options: EmulatorOptionsOf) => E,
+  options: Partial<EmulatorOptionsOf> & Omit<ProviderOptions, "apiKey" | "baseUrl" | "fetch">,
+): P & { emulator: E } {
+  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
+  const emulator = createEmulator({ ...options, apiKey } as unknown as EmulatorOptionsOf);
+  const made = provider({ ...options, apiKey, baseUrl: emulatorBaseUrl(name), fetch: inProcessFetch(emulator) } as unknown as ProviderOptions);
+  return { ...made, emulator };
+}

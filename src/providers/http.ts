@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { InvalidUpstreamResponse, OptionError, UpstreamError } from "../errors.ts";
+import { readCappedText } from "../http.ts";
 import { defineProvider, type FailureClass, type MintContext, type MintedToken, type Provider, type TokenUse } from "../provider.ts";
 import { AttemptTimeout, resolveRetryOptions, type RetryOptions } from "../retry.ts";
 
@@ -134,6 +135,17 @@ export function upstreamBaseUrl(option: string, value: string | URL): URL {
 }
 
 /**
+ * A provider's key and base URL from `<PREFIX>_API_KEY` and `<PREFIX>_BASE_URL`, or undefined when
+ * no key is set: what every HTTP provider's `fromEnv` reads. A bad base URL names its variable.
+ */
+export function keyFromEnv(env: Record<string, string | undefined>, prefix: string): { apiKey: string; baseUrl?: URL } | undefined {
+  const apiKey = env[`${prefix}_API_KEY`]?.trim();
+  if (!apiKey) return undefined;
+  const baseUrl = env[`${prefix}_BASE_URL`]?.trim();
+  return { apiKey, baseUrl: baseUrl ? upstreamBaseUrl(`${prefix}_BASE_URL`, baseUrl) : undefined };
+}
+
+/**
  * 400, 401, 403, 404 and 422 (bad config, bad key, no permission, nothing there) are never retried:
  * a second attempt would get the same answer. 408, 429, 5xx, network failures and timeouts are.
  */
@@ -162,31 +174,14 @@ export function parseRetryAfter(value: string | null): number | undefined {
 /** The body's text, or undefined when it is longer than `maxBytes` (the rest is not read). */
 export async function readCapped(response: Response, maxBytes: number): Promise<string | undefined> {
   const declared = Number(response.headers.get("Content-Length") ?? Number.NaN);
+  if (!response.body) return "";
   if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
+    await response.body.cancel().catch(() => {});
     return undefined;
   }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  const text = await readCappedText(response.body, maxBytes);
+  if (text === undefined) await response.body.cancel().catch(() => {});
+  return text;
 }
 
 function parseJson(text: string): unknown {

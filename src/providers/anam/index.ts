@@ -2,8 +2,8 @@ import * as v from "valibot";
 import { InvalidUpstreamResponse, OptionError } from "../../errors.ts";
 import type { MintContext } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "./emulator.ts";
 import { personaConfigSchema, sessionOptionsSchema, type PersonaConfig, type PersonaConfigInput, type SchemaOptions, type SessionOptions } from "./schema.ts";
 
@@ -68,11 +68,7 @@ export function anam(options: AnamOptions): AnamProvider {
  * An Anam provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-anam.emulated = (options: Partial<AnamEmulatorOptions> & Omit<AnamOptions, "apiKey" | "baseUrl" | "fetch"> = {}): AnamProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createAnamEmulator({ ...options, apiKey });
-  return { ...anam({ ...options, apiKey, baseUrl: emulatorBaseUrl("anam"), fetch: inProcessFetch(emulator) }), emulator };
-};
+anam.emulated = (options: Partial<AnamEmulatorOptions> & Omit<AnamOptions, "apiKey" | "baseUrl" | "fetch"> = {}): AnamProvider & { emulator: AnamEmulator } => onEmulator("anam", anam, createAnamEmulator, options);
 
 /** Anam's documented demo persona, for a profile that works on the emulator as it is. */
 anam.demo = Object.freeze({
@@ -86,9 +82,8 @@ anam.demo = Object.freeze({
 
 /** The provider from `ANAM_API_KEY` and `ANAM_BASE_URL`, or undefined when no key is set. */
 anam.fromEnv = (env: Record<string, string | undefined>): AnamProvider | undefined => {
-  const apiKey = env.ANAM_API_KEY?.trim();
-  if (!apiKey) return undefined;
-  return anam({ apiKey, baseUrl: env.ANAM_BASE_URL?.trim() || undefined });
+  const found = keyFromEnv(env, "ANAM");
+  return found && anam(found);
 };
 
 /** An ephemeral persona's `maxSessionLengthSeconds`, lowered to the app's ceiling where it has one. */

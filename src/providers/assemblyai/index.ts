@@ -1,7 +1,7 @@
 import { InvalidUpstreamResponse, OptionError } from "../../errors.ts";
 import type { MintContext } from "../../provider.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, numberField, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, numberField, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createAssemblyAIEmulator, type AssemblyAIEmulator, type AssemblyAIEmulatorOptions } from "./emulator.ts";
 import {
   assemblyAIConfigSchema,
@@ -102,21 +102,15 @@ function streamUrl(option: string | URL | undefined, baseUrl: URL): string {
  * An AssemblyAI provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-assemblyai.emulated = (options: Partial<AssemblyAIEmulatorOptions> & Omit<AssemblyAIOptions, "apiKey" | "baseUrl" | "fetch"> = {}): AssemblyAIProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createAssemblyAIEmulator({ ...options, apiKey });
-  return { ...assemblyai({ ...options, apiKey, baseUrl: emulatorBaseUrl("assemblyai"), fetch: inProcessFetch(emulator) }), emulator };
-};
+assemblyai.emulated = (options: Partial<AssemblyAIEmulatorOptions> & Omit<AssemblyAIOptions, "apiKey" | "baseUrl" | "fetch"> = {}): AssemblyAIProvider & { emulator: AssemblyAIEmulator } => onEmulator("assemblyai", assemblyai, createAssemblyAIEmulator, options);
 
 /** The demo profile's config on the emulator: a minute to open the stream, as AssemblyAI's examples. */
 assemblyai.demo = { expiresInSeconds: DEFAULT_EXPIRES_IN_SECONDS } satisfies AssemblyAIConfigInput;
 
 /** The provider from `ASSEMBLYAI_API_KEY` and `ASSEMBLYAI_BASE_URL`; undefined when no key is set. */
 assemblyai.fromEnv = (env: Record<string, string | undefined>): AssemblyAIProvider | undefined => {
-  const apiKey = env.ASSEMBLYAI_API_KEY;
-  if (apiKey === undefined || apiKey === "") return undefined;
-  const baseUrl = env.ASSEMBLYAI_BASE_URL ? upstreamBaseUrl("ASSEMBLYAI_BASE_URL", env.ASSEMBLYAI_BASE_URL) : undefined;
-  return assemblyai({ apiKey, baseUrl });
+  const found = keyFromEnv(env, "ASSEMBLYAI");
+  return found && assemblyai(found);
 };
 
 export { createAssemblyAIEmulator, type AssemblyAIEmulator, type AssemblyAIEmulatorOptions } from "./emulator.ts";

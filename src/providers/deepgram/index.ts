@@ -1,7 +1,7 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import { claimedExpiry } from "../../token-claims.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, numberField, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createDeepgramEmulator, type DeepgramEmulator, type DeepgramEmulatorOptions } from "./emulator.ts";
 import { DEFAULT_TTL_SECONDS, deepgramConfigSchema, type DeepgramConfig, type DeepgramConfigInput } from "./schema.ts";
 
@@ -61,21 +61,15 @@ function expiryOf(token: string, expiresIn: number | undefined, mintedAt: number
  * A Deepgram provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-deepgram.emulated = (options: Partial<DeepgramEmulatorOptions> & Omit<DeepgramOptions, "apiKey" | "baseUrl" | "fetch"> = {}): DeepgramProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createDeepgramEmulator({ ...options, apiKey });
-  return { ...deepgram({ ...options, apiKey, baseUrl: emulatorBaseUrl("deepgram"), fetch: inProcessFetch(emulator) }), emulator };
-};
+deepgram.emulated = (options: Partial<DeepgramEmulatorOptions> & Omit<DeepgramOptions, "apiKey" | "baseUrl" | "fetch"> = {}): DeepgramProvider & { emulator: DeepgramEmulator } => onEmulator("deepgram", deepgram, createDeepgramEmulator, options);
 
 /** The demo profile's config on the emulator: Deepgram's own default lifetime. */
 deepgram.demo = { ttlSeconds: DEFAULT_TTL_SECONDS } satisfies DeepgramConfigInput;
 
 /** The provider from `DEEPGRAM_API_KEY` and `DEEPGRAM_BASE_URL`; undefined when no key is set. */
 deepgram.fromEnv = (env: Record<string, string | undefined>): DeepgramProvider | undefined => {
-  const apiKey = env.DEEPGRAM_API_KEY;
-  if (apiKey === undefined || apiKey === "") return undefined;
-  const baseUrl = env.DEEPGRAM_BASE_URL ? upstreamBaseUrl("DEEPGRAM_BASE_URL", env.DEEPGRAM_BASE_URL) : undefined;
-  return deepgram({ apiKey, baseUrl });
+  const found = keyFromEnv(env, "DEEPGRAM");
+  return found && deepgram(found);
 };
 
 export { createDeepgramEmulator, type DeepgramEmulator, type DeepgramEmulatorOptions } from "./emulator.ts";

@@ -1,8 +1,8 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import { defineProvider, type MintedToken, type TokenUse } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions, type HttpProviderSpec } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions, type HttpProviderSpec } from "../http.ts";
 import { createElevenLabsEmulator, DEMO_AGENT_ID, type ElevenLabsEmulator, type ElevenLabsEmulatorOptions } from "./emulator.ts";
 import { elevenLabsConfigSchema, type ElevenLabsConfig, type ElevenLabsConfigInput, type WebrtcConfig, type WebsocketConfig } from "./schema.ts";
 
@@ -148,21 +148,15 @@ function detailMessage(body: unknown): string | undefined {
  * An ElevenLabs provider on an emulator in this process: no key, no network. The emulator is on
  * the provider as `emulator`, for its stats and faults.
  */
-elevenlabs.emulated = (options: Partial<ElevenLabsEmulatorOptions> & Omit<ElevenLabsOptions, "apiKey" | "baseUrl" | "fetch"> = {}): ElevenLabsProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createElevenLabsEmulator({ ...options, apiKey });
-  return { ...elevenlabs({ ...options, apiKey, baseUrl: emulatorBaseUrl("elevenlabs"), fetch: inProcessFetch(emulator) }), emulator };
-};
+elevenlabs.emulated = (options: Partial<ElevenLabsEmulatorOptions> & Omit<ElevenLabsOptions, "apiKey" | "baseUrl" | "fetch"> = {}): ElevenLabsProvider & { emulator: ElevenLabsEmulator } => onEmulator("elevenlabs", elevenlabs, createElevenLabsEmulator, options);
 
 /** The demo profile's config: a WebRTC conversation with the agent every emulator knows. */
 elevenlabs.demo = Object.freeze({ agentId: DEMO_AGENT_ID, connection: "webrtc" }) satisfies ElevenLabsConfigInput;
 
 /** The provider from `ELEVENLABS_API_KEY` and `ELEVENLABS_BASE_URL`; undefined when no key is set. */
 elevenlabs.fromEnv = (env: Record<string, string | undefined>): ElevenLabsProvider | undefined => {
-  const apiKey = env.ELEVENLABS_API_KEY?.trim();
-  if (!apiKey) return undefined;
-  const baseUrl = env.ELEVENLABS_BASE_URL?.trim();
-  return elevenlabs({ apiKey, baseUrl: baseUrl || undefined });
+  const found = keyFromEnv(env, "ELEVENLABS");
+  return found && elevenlabs(found);
 };
 
 export { createElevenLabsEmulator, DEMO_AGENT_ID, type ElevenLabsEmulator, type ElevenLabsEmulatorOptions } from "./emulator.ts";

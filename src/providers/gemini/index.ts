@@ -1,7 +1,7 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import { defineProvider, type MintContext, type MintedToken } from "../../provider.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createGeminiEmulator, type GeminiEmulator, type GeminiEmulatorOptions } from "./emulator.ts";
 import { geminiConfigSchema, type GeminiConfig, type GeminiConfigInput } from "./schema.ts";
 import { authTokenBody, type TokenWindow } from "./wire.ts";
@@ -58,11 +58,7 @@ export function gemini(options: GeminiOptions): GeminiProvider {
  * A Gemini provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-gemini.emulated = (options: Partial<GeminiEmulatorOptions> & Omit<GeminiOptions, "apiKey" | "baseUrl" | "fetch"> = {}): GeminiProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createGeminiEmulator({ ...options, apiKey });
-  return { ...gemini({ ...options, apiKey, baseUrl: emulatorBaseUrl("gemini"), fetch: inProcessFetch(emulator) }), emulator };
-};
+gemini.emulated = (options: Partial<GeminiEmulatorOptions> & Omit<GeminiOptions, "apiKey" | "baseUrl" | "fetch"> = {}): GeminiProvider & { emulator: GeminiEmulator } => onEmulator("gemini", gemini, createGeminiEmulator, options);
 
 /** The demo profile's config: one voice session, its model and instructions fixed by the server. */
 gemini.demo = {
@@ -78,9 +74,8 @@ gemini.demo = {
 
 /** The provider from `GEMINI_API_KEY` and `GEMINI_BASE_URL`, or undefined when no key is set. */
 gemini.fromEnv = (env: Record<string, string | undefined>): GeminiProvider | undefined => {
-  const apiKey = env.GEMINI_API_KEY;
-  if (!apiKey) return undefined;
-  return gemini({ apiKey, baseUrl: env.GEMINI_BASE_URL || undefined });
+  const found = keyFromEnv(env, "GEMINI");
+  return found && gemini(found);
 };
 
 /**

@@ -1,8 +1,8 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import type { MintContext } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createLiveAvatarEmulator, type LiveAvatarEmulator, type LiveAvatarEmulatorOptions } from "./emulator.ts";
 import { sessionConfigSchema, toWireBody, type LiveAvatarConfig, type LiveAvatarConfigInput } from "./schema.ts";
 
@@ -58,11 +58,7 @@ export function liveavatar(options: LiveAvatarOptions): LiveAvatarProvider {
  * A LiveAvatar provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-liveavatar.emulated = (options: Partial<LiveAvatarEmulatorOptions> & Omit<LiveAvatarOptions, "apiKey" | "baseUrl" | "fetch"> = {}): LiveAvatarProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createLiveAvatarEmulator({ ...options, apiKey });
-  return { ...liveavatar({ ...options, apiKey, baseUrl: emulatorBaseUrl("liveavatar"), fetch: inProcessFetch(emulator) }), emulator };
-};
+liveavatar.emulated = (options: Partial<LiveAvatarEmulatorOptions> & Omit<LiveAvatarOptions, "apiKey" | "baseUrl" | "fetch"> = {}): LiveAvatarProvider & { emulator: LiveAvatarEmulator } => onEmulator("liveavatar", liveavatar, createLiveAvatarEmulator, options);
 
 /** The demo profile's config for the standalone server on the emulator: a sandbox session of ten minutes. */
 liveavatar.demo = {
@@ -75,9 +71,8 @@ liveavatar.demo = {
 
 /** The provider from `LIVEAVATAR_API_KEY` and `LIVEAVATAR_BASE_URL`, or undefined when no key is set. */
 liveavatar.fromEnv = (env: Record<string, string | undefined>): LiveAvatarProvider | undefined => {
-  const apiKey = env.LIVEAVATAR_API_KEY;
-  if (!apiKey) return undefined;
-  return liveavatar({ apiKey, baseUrl: env.LIVEAVATAR_BASE_URL || undefined });
+  const found = keyFromEnv(env, "LIVEAVATAR");
+  return found && liveavatar(found);
 };
 
 /** `maxSessionDuration` lowered to the app's ceiling where it has one, never raised. */

@@ -1,6 +1,6 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createOpenAIEmulator, type OpenAIEmulator, type OpenAIEmulatorOptions } from "./emulator.ts";
 import { clientSecretExpiry, clientSecretsPath } from "./client-secrets.ts";
 import { DEFAULT_EXPIRES_AFTER_SECONDS, openAIConfigSchema, type OpenAIConfig, type OpenAIConfigInput } from "./schema.ts";
@@ -56,11 +56,7 @@ export function openai(options: OpenAIOptions): OpenAIProvider {
  * An OpenAI provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-openai.emulated = (options: Partial<OpenAIEmulatorOptions> & Omit<OpenAIOptions, "apiKey" | "baseUrl" | "fetch"> = {}): OpenAIProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createOpenAIEmulator({ ...options, apiKey });
-  return { ...openai({ ...options, apiKey, baseUrl: emulatorBaseUrl("openai"), fetch: inProcessFetch(emulator) }), emulator };
-};
+openai.emulated = (options: Partial<OpenAIEmulatorOptions> & Omit<OpenAIOptions, "apiKey" | "baseUrl" | "fetch"> = {}): OpenAIProvider & { emulator: OpenAIEmulator } => onEmulator("openai", openai, createOpenAIEmulator, options);
 
 /** The profile the standalone server offers when it runs on the emulator. */
 openai.demo = {
@@ -70,9 +66,8 @@ openai.demo = {
 
 /** The provider from `OPENAI_API_KEY` and `OPENAI_BASE_URL`, or undefined when no key is set. */
 openai.fromEnv = (env: Record<string, string | undefined>): OpenAIProvider | undefined => {
-  const apiKey = env.OPENAI_API_KEY;
-  if (!apiKey) return undefined;
-  return openai({ apiKey, baseUrl: env.OPENAI_BASE_URL || undefined });
+  const found = keyFromEnv(env, "OPENAI");
+  return found && openai(found);
 };
 
 function expiresAfterSeconds(config: OpenAIConfig): number {

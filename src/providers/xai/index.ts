@@ -1,6 +1,6 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
-import { emulatorBaseUrl, inProcessFetch } from "../emulator.ts";
-import { defineHttpProvider, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { onEmulator } from "../emulator.ts";
+import { defineHttpProvider, keyFromEnv, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { clientSecretExpiry, clientSecretsPath } from "../openai/client-secrets.ts";
 import { createXaiEmulator, type XaiEmulator, type XaiEmulatorOptions } from "./emulator.ts";
 import { DEFAULT_EXPIRES_AFTER_SECONDS, xaiConfigSchema, type XaiConfig, type XaiConfigInput } from "./schema.ts";
@@ -53,20 +53,15 @@ export function xai(options: XaiOptions): XaiProvider {
  * An xAI provider on an emulator in this process: no key, no network. The emulator is on the
  * provider as `emulator`, for its stats and faults.
  */
-xai.emulated = (options: Partial<XaiEmulatorOptions> & Omit<XaiOptions, "apiKey" | "baseUrl" | "fetch"> = {}): XaiProvider => {
-  const apiKey = options.apiKey ?? `emulator-${crypto.randomUUID()}`;
-  const emulator = createXaiEmulator({ ...options, apiKey });
-  return { ...xai({ ...options, apiKey, baseUrl: emulatorBaseUrl("xai"), fetch: inProcessFetch(emulator) }), emulator };
-};
+xai.emulated = (options: Partial<XaiEmulatorOptions> & Omit<XaiOptions, "apiKey" | "baseUrl" | "fetch"> = {}): XaiProvider & { emulator: XaiEmulator } => onEmulator("xai", xai, createXaiEmulator, options);
 
 /** The profile the standalone server offers when it runs on the emulator. */
 xai.demo = { expiresAfterSeconds: DEFAULT_EXPIRES_AFTER_SECONDS } satisfies XaiConfigInput;
 
 /** The provider from `XAI_API_KEY` and `XAI_BASE_URL`, or undefined when no key is set. */
 xai.fromEnv = (env: Record<string, string | undefined>): XaiProvider | undefined => {
-  const apiKey = env.XAI_API_KEY;
-  if (!apiKey) return undefined;
-  return xai({ apiKey, baseUrl: env.XAI_BASE_URL || undefined });
+  const found = keyFromEnv(env, "XAI");
+  return found && xai(found);
 };
 
 function expiresAfterSeconds(config: XaiConfig): number {
