@@ -3,7 +3,7 @@ import { userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
 import { errorAnswer } from "./handler/error-answer.ts";
-import { checkRateLimits, rateLimiterFor, type HandlerRateLimit, type HandlerRateLimitContext } from "./handler/rate-limits.ts";
+import { checkRateLimits, rateLimiterFor, type HandlerRateLimit } from "./handler/rate-limits.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
 import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";

@@ -1,6 +1,5 @@
 import { OptionError, TollgateError } from "../errors.ts";
 import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
-import type { Logger } from "../log.ts";
 import type { User } from "../provider.ts";
 import { createRateLimiter, parseRateLimit, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "../rate-limit/index.ts";
 import type { RateLimitStore } from "../rate-limit/types.ts";

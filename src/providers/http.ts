@@ -53,9 +53,11 @@ export interface HttpProviderSpec<Config, Input> {
   request(config: Config, context: MintContext): UpstreamRequest;
   /**
    * The token in a 200's JSON body. `mintedAt` is when the answer arrived, for providers that state
-   * a lifetime rather than an expiry. Throws InvalidUpstreamResponse when there is none.
+   * a lifetime rather than an expiry; `sent` is what `request` asked for, for providers whose answer
+   * leaves out what was asked (an expiry the request set). Throws InvalidUpstreamResponse when there
+   * is no token.
    */
-  read(body: unknown, context: { mintedAt: number; config: Config }): Omit<MintedToken, "status">;
+  read(body: unknown, context: { mintedAt: number; config: Config; sent: UpstreamRequest }): Omit<MintedToken, "status">;
   /** The upstream's own explanation in an error body, for the log; default `message`, `error` or `detail`. */
   errorMessage?(body: unknown): string | undefined;
 }
@@ -73,7 +75,8 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
   const readMessage = spec.errorMessage ?? defaultErrorMessage;
 
   async function mint(config: Config, context: MintContext): Promise<MintedToken> {
-    const { query, body } = spec.request(config, context);
+    const sent = spec.request(config, context);
+    const { query, body } = sent;
     const url = new URL(endpoint);
     for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
     const headers: Record<string, string> = { ...authHeaders, Accept: "application/json" };
@@ -98,7 +101,7 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     if (text === undefined) throw new InvalidUpstreamResponse(`${spec.label} answered 200 with a body over ${MAX_UPSTREAM_BODY_BYTES} bytes`);
     const json = parseJson(text);
     if (json === undefined) throw new InvalidUpstreamResponse(`${spec.label} answered 200 with a body that is not JSON`);
-    return { ...spec.read(json, { mintedAt, config }), status: response.status };
+    return { ...spec.read(json, { mintedAt, config, sent }), status: response.status };
   }
 
   const provider = defineProvider<Config, Input>({

@@ -1,10 +1,10 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
-import { defineProvider, type MintContext, type MintedToken } from "../../provider.ts";
+import type { MintContext, MintedToken } from "../../provider.ts";
 import { onEmulator } from "../emulator.ts";
 import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createGeminiEmulator, type GeminiEmulator, type GeminiEmulatorOptions } from "./emulator.ts";
 import { geminiConfigSchema, type GeminiConfig, type GeminiConfigInput } from "./schema.ts";
-import { authTokenBody, type TokenWindow } from "./wire.ts";
+import { authTokenBody, type AuthTokenBody, type TokenWindow } from "./wire.ts";
 
 /**
  * tollgate/gemini: ephemeral tokens for the Gemini Live API. A profile's config is what
@@ -24,11 +24,7 @@ export type GeminiProvider = HttpProvider<GeminiConfig, GeminiConfigInput> & { r
 const API_VERSION = "v1alpha";
 
 export function gemini(options: GeminiOptions): GeminiProvider {
-  // The instants a mint sends, kept for reading its answer (which states no expiry). Keyed by a
-  // copy of the config made per mint, so that concurrent mints of one profile keep theirs apart.
-  const windows = new WeakMap<GeminiConfig, TokenWindow>();
-
-  const http = defineHttpProvider(
+  return defineHttpProvider(
     {
       name: "gemini",
       label: "Gemini",
@@ -38,20 +34,13 @@ export function gemini(options: GeminiOptions): GeminiProvider {
       config: geminiConfigSchema,
       tokenUse: (config) => (config.uses === 1 ? "single-use" : "reusable"),
       authHeaders: (apiKey) => ({ "x-goog-api-key": apiKey }),
-      request: (config, context) => ({ body: authTokenBody(config, windows.get(config) ?? tokenWindow(config, context, Date.now())) }),
-      read: (body, { mintedAt, config }) => readToken(body, config, windows.get(config) ?? tokenWindow(config, {}, mintedAt)),
+      request: (config, context) => ({ body: authTokenBody(config, tokenWindow(config, context, Date.now())) }),
+      // The answer states no expiry: the instants are the ones this mint asked for.
+      read: (body, { config, sent }) => readToken(body, config, sent.body as AuthTokenBody),
       errorMessage: googleErrorMessage,
     },
     options,
   );
-
-  function mint(config: GeminiConfig, context: MintContext): Promise<MintedToken> {
-    const call = { ...config };
-    windows.set(call, tokenWindow(config, context, Date.now()));
-    return http.mint(call, context);
-  }
-
-  return defineProvider({ ...http, mint }) as GeminiProvider;
 }
 
 /**
@@ -92,13 +81,13 @@ export function tokenWindow(config: GeminiConfig, context: Pick<MintContext, "ma
   };
 }
 
-function readToken(body: unknown, config: GeminiConfig, window: TokenWindow): Omit<MintedToken, "status"> {
+function readToken(body: unknown, config: GeminiConfig, sent: AuthTokenBody): Omit<MintedToken, "status"> {
   const token = stringField(body, "name");
   if (!token?.startsWith("auth_tokens/")) throw new InvalidUpstreamResponse("Gemini answered 200 without an auth_tokens/ name");
-  const extra: Record<string, string> = { apiVersion: API_VERSION, sessionExpiresAt: new Date(window.expireAt).toISOString() };
+  const extra: Record<string, string> = { apiVersion: API_VERSION, sessionExpiresAt: sent.expireTime };
   const model = config.liveConnectConstraints?.model;
   if (model) extra.model = model;
-  return { token, expiresAt: window.newSessionExpireAt, extra };
+  return { token, expiresAt: Date.parse(sent.newSessionExpireTime), extra };
 }
 
 /** `STATUS: message` from Google's `{ error: { code, message, status } }`. */
