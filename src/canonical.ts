@@ -17,48 +17,6 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * A deeply frozen copy of `value` when it is plain JSON-like data (objects with the ordinary
- * prototype or none, arrays, strings, finite numbers, booleans, null, and undefined fields),
- * otherwise undefined. Data
- * that cannot change can be checked and serialised once instead of on every request.
- */
-export function frozenDataCopy(value: unknown): unknown {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value !== "object") return undefined;
-  if (Array.isArray(value)) {
-    const copy: unknown[] = [];
-    for (const item of value) {
-      const frozen = frozenDataCopy(item);
-      if (frozen === undefined) return undefined;
-      copy.push(frozen);
-    }
-    return Object.freeze(copy);
-  }
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return undefined;
-  const copy: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    // Kept as it is, so that the copy has the same keys as the original.
-    if (item === undefined) {
-      copy[key] = undefined;
-      continue;
-    }
-    const frozen = frozenDataCopy(item);
-    if (frozen === undefined) return undefined;
-    copy[key] = frozen;
-  }
-  return Object.freeze(copy);
-}
-
-/** Whether `value` and everything it holds is frozen, so that it can never change. */
-export function isDeeplyFrozen(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return true;
-  if (!Object.isFrozen(value)) return false;
-  return Object.values(value).every(isDeeplyFrozen);
-}
-
-/**
  * Digests already computed, by their input. A cache hit hashes the same user id, config and token
  * as the request before it, and WebCrypto's digest is asynchronous and far dearer than a lookup
  * (on Node each one is a trip through the thread pool). Bounded by the text it holds; the oldest
