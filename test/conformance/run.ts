@@ -2,6 +2,7 @@ import process from "node:process";
 import { cases } from "./cases.ts";
 import { inProcess, type Transport } from "./fixture.ts";
 import { overHttp, runtimeName } from "./serve.ts";
+import { providerCases } from "./provider-cases.ts";
 import { serverCases } from "./server-cases.ts";
 
 /**
@@ -10,7 +11,7 @@ import { serverCases } from "./server-cases.ts";
  *   deno run -A test/conformance/run.ts
  *   tsx test/conformance/run.ts
  * Every case runs twice: straight into the handler, and through this runtime's HTTP server. The
- * standalone server's routes are checked the same way.
+ * providers on their emulators and the standalone server's routes are checked the same way.
  */
 
 const transports: [string, Transport][] = [
@@ -24,7 +25,7 @@ const started = Date.now();
 console.log(`tollgate conformance on ${runtimeName()}`);
 
 for (const [transportName, transport] of transports) {
-  for (const testCase of [...cases, ...serverCases]) {
+  for (const testCase of [...cases, ...providerCases, ...serverCases]) {
     const label = `${testCase.name} [${transportName}]`;
     try {
       await testCase.run(transport);
