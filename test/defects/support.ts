@@ -3,6 +3,9 @@
  * another, users known by their bearer token, and the standalone server in a child process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SignJWT } from "jose";
 import { createTokenHandler, type TokenHandler, type TokenHandlerOptions } from "../../src/index.ts";
 import { anam } from "../../src/providers/anam/index.ts";
@@ -105,6 +108,13 @@ export async function standaloneServer(name: string, env: Record<string, string>
     });
   };
   return { origin, output, child, stop };
+}
+
+/** A TOLLGATE_PERSONAS file offering Anam's persona `support`, for requests `{ personaType: "support" }`. */
+export function personasFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), "tollgate-personas-")), "personas.json");
+  writeFileSync(file, JSON.stringify({ support: PERSONAS.support }));
+  return file;
 }
 
 /** A random HS256 secret of 32 bytes, as hex. */
