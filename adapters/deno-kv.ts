@@ -15,7 +15,8 @@
  * still at the version it read (an atomic check-and-set); on a conflict it reads again. So decisions
  * from any number of processes on one KV are exact. Entries are written with `expireIn`, and each
  * also carries its own expiry, because KV deletes expired keys at some point after they expire
- * rather than at once. Keys are `[prefix, "cache", key]` and `[prefix, "rl", key, algorithm]`.
+ * rather than at once. A refund (units given back for a mint that failed upstream) is the same
+ * check-and-set. Keys are `[prefix, "cache", key]` and `[prefix, "rl", key, algorithm]`.
  * `set`'s `linked` is ignored: KV never drops an entry before its expiry.
  *
  * A sliding window keeps a log of its admitted requests in one value, and a KV value holds at most
@@ -24,7 +25,7 @@
  * The adapter names only the parts of the Deno.Kv API it uses, so it type-checks without Deno's
  * globals and runs on any runtime that hands it a Kv.
  */
-import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
+import { assertValidRule, rateLimitStep, refundStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
 import { checkPrefix } from "../src/store/prefix.ts";
@@ -102,13 +103,41 @@ export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
     return committed.ok ? step.decision : undefined;
   }
 
+  /** One read, refund and check-and-set; false when another writer got there first. */
+  async function refundAttempt(kvKey: KvKey, rule: RateLimitRule, cost: number, admitted: RateLimitDecision): Promise<boolean> {
+    const entry = await kv.get<LimitEnvelope>(kvKey);
+    const at = now();
+    const stored = entry.value;
+    if (!stored || stored.algorithm !== rule.algorithm || stored.expiresAt <= at) return true;
+    const step = refundStep(stored.state, rule, cost, admitted, at);
+    if (!step) return true;
+    const envelope: LimitEnvelope = { algorithm: rule.algorithm, state: step.state, expiresAt: step.expiresAt };
+    const committed = await kv
+      .atomic()
+      .check({ key: kvKey, versionstamp: entry.versionstamp })
+      .set(kvKey, envelope, { expireIn: Math.max(1, step.expiresAt - at) })
+      .commit();
+    return committed.ok;
+  }
+
   async function consume(key: string, rule: RateLimitRule, cost: number): Promise<RateLimitDecision> {
     assertValidRule(rule, cost);
     const kvKey = limitKey(key, rule.algorithm);
+    return untilCommitted(() => attempt(kvKey, rule, cost));
+  }
+
+  async function refund(key: string, rule: RateLimitRule, cost: number, admitted: RateLimitDecision): Promise<void> {
+    assertValidRule(rule, cost);
+    const kvKey = limitKey(key, rule.algorithm);
+    await untilCommitted(async () => ((await refundAttempt(kvKey, rule, cost, admitted)) ? true : undefined));
+  }
+
+  /** Runs `once` until it commits (answers other than undefined), within `maxAttempts`. */
+  async function untilCommitted<T>(once: () => Promise<T | undefined>): Promise<T> {
     for (let tries = 1; tries <= maxAttempts; tries++) {
       try {
-        const decision = await attempt(kvKey, rule, cost);
-        if (decision) return decision;
+        const done = await once();
+        if (done !== undefined) return done;
       } catch (error) {
         // A local SQLite KV opened by several processes answers "database is locked" while another
         // one writes: contention, like a failed check, so it is tried again. Anything else is a failure.
@@ -122,6 +151,7 @@ export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
 
   return {
     consume,
+    refund,
     async get<T>(key: string) {
       const { value } = await kv.get(cacheKey(key));
       return openEnvelope<T>(value, now());

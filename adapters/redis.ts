@@ -20,7 +20,11 @@
  *   which is one clock for every app server, so skew between them cannot bend a window.
  *
  * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
- * so it is atomic and costs one round trip. A decision's keys share one hash tag, so they live in
+ * so it is atomic and costs one round trip; so is each refund (units given back for a mint that
+ * failed upstream). Refunds are exact for the fixed window; for the sliding window too, except
+ * when the clock had stepped back at the admitting decision (then nothing is given back); for the
+ * token bucket as refundStep in src/rate-limit/algorithms.ts says (exact unless other requests
+ * came in between and the bucket would have filled up meanwhile). A decision's keys share one hash tag, so they live in
  * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX), under
  * `<prefix>:cache:<key>`.
  *
@@ -159,37 +163,100 @@ end
 return {allowed, math.floor(level / window), reset, wait}
 `;
 
+// The refunds: ARGV as above, and ARGV[5] the resetAt of the decision that admitted the units. Each
+// gives them back as refundStep in src/rate-limit/algorithms.ts does, and returns 1 when it did.
+
+/** The stored window is the admitted one only when it ends at that decision's resetAt. */
+const FIXED_WINDOW_REFUND = `${SCRIPT_PRELUDE}
+local admittedStart = tonumber(ARGV[5]) - window
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local storedStart, storedUsed = string.match(stored, '^(%d+):(%d+)$')
+if not storedStart or tonumber(storedStart) ~= admittedStart or tonumber(storedUsed) == 0 then return 0 end
+local used = math.max(0, tonumber(storedUsed) - cost)
+redis.call('SET', KEYS[1], int(admittedStart) .. ':' .. int(used), 'PX', keep(admittedStart + window))
+return 1
+`;
+
+/**
+ * The admitted units were the newest in the set, scored at resetAt - window; any `cost` members of
+ * that score are theirs or a request's of the same millisecond, which counts the same.
+ */
+const SLIDING_WINDOW_REFUND = `${SCRIPT_PRELUDE}
+local loggedAt = tonumber(ARGV[5]) - window
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], int(loggedAt), int(loggedAt), 'LIMIT', 0, cost)
+if #members == 0 then return 0 end
+redis.call('ZREM', KEYS[1], unpack(members))
+return 1
+`;
+
+/** Until the bucket would be full by itself: refilled to now, then the tokens go back, never past full. */
+const TOKEN_BUCKET_REFUND = `${SCRIPT_PRELUDE}
+if now >= tonumber(ARGV[5]) then return 0 end
+local capacity = limit * window
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local storedLevel, storedUpdated = string.match(stored, '^(%d+):(%d+)$')
+if not storedLevel then return 0 end
+local level = tonumber(storedLevel)
+local updated = tonumber(storedUpdated)
+if now > updated then
+  level = math.min(capacity, level + (now - updated) * limit)
+  updated = now
+end
+level = math.min(capacity, level + cost * window)
+local reset = math.max(now, updated) + math.ceil((capacity - level) / limit)
+redis.call('SET', KEYS[1], int(level) .. ':' .. int(updated), 'PX', keep(reset))
+return 1
+`;
+
 interface ScriptSpec {
   command: string;
   lua: string;
+  refundCommand: string;
+  refundLua: string;
   /** The keys one decision touches, all under the one hash tag `{key}`. */
   keys: (tagged: string) => string[];
 }
 
 const SCRIPTS: Record<RateLimitAlgorithm, ScriptSpec> = {
-  "fixed-window": { command: "tollgateFixedWindow", lua: FIXED_WINDOW, keys: (tagged) => [`${tagged}:fw`] },
-  "sliding-window": { command: "tollgateSlidingWindow", lua: SLIDING_WINDOW, keys: (tagged) => [`${tagged}:sw`, `${tagged}:sw:seq`] },
-  "token-bucket": { command: "tollgateTokenBucket", lua: TOKEN_BUCKET, keys: (tagged) => [`${tagged}:tb`] },
+  "fixed-window": { command: "tollgateFixedWindow", lua: FIXED_WINDOW, refundCommand: "tollgateFixedWindowRefund", refundLua: FIXED_WINDOW_REFUND, keys: (tagged) => [`${tagged}:fw`] },
+  "sliding-window": {
+    command: "tollgateSlidingWindow",
+    lua: SLIDING_WINDOW,
+    refundCommand: "tollgateSlidingWindowRefund",
+    refundLua: SLIDING_WINDOW_REFUND,
+    keys: (tagged) => [`${tagged}:sw`, `${tagged}:sw:seq`],
+  },
+  "token-bucket": { command: "tollgateTokenBucket", lua: TOKEN_BUCKET, refundCommand: "tollgateTokenBucketRefund", refundLua: TOKEN_BUCKET_REFUND, keys: (tagged) => [`${tagged}:tb`] },
 };
 
 type ScriptCommand = (...args: Array<string | number>) => Promise<[number, number, number, number]>;
+type RefundCommand = (...args: Array<string | number>) => Promise<number>;
+
+interface Scripts {
+  consume: Record<RateLimitAlgorithm, ScriptCommand>;
+  refund: Record<RateLimitAlgorithm, RefundCommand>;
+}
 
 /**
  * Registers the scripts on a client once. ioredis then sends each as EVALSHA and falls back to EVAL
  * when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
  */
-function scriptsOn(client: Redis | Cluster): Record<RateLimitAlgorithm, ScriptCommand> {
-  const commands = client as unknown as Record<string, ScriptCommand | undefined>;
+function scriptsOn(client: Redis | Cluster): Scripts {
+  const commands = client as unknown as Record<string, ((...args: Array<string | number>) => Promise<never>) | undefined>;
   for (const spec of Object.values(SCRIPTS)) {
-    if (typeof commands[spec.command] !== "function") {
-      client.defineCommand(spec.command, { numberOfKeys: spec.keys("").length, lua: spec.lua });
+    for (const [name, lua] of [[spec.command, spec.lua], [spec.refundCommand, spec.refundLua]] as const) {
+      if (typeof commands[name] !== "function") client.defineCommand(name, { numberOfKeys: spec.keys("").length, lua });
     }
   }
-  const bound = (algorithm: RateLimitAlgorithm): ScriptCommand => {
-    const command = commands[SCRIPTS[algorithm].command]!;
-    return (...args) => command.apply(client, args);
+  const bound = (name: string) => {
+    const command = commands[name]!;
+    return (...args: Array<string | number>) => command.apply(client, args);
   };
-  return { "fixed-window": bound("fixed-window"), "sliding-window": bound("sliding-window"), "token-bucket": bound("token-bucket") };
+  const each = <T>(pick: (spec: ScriptSpec) => string) =>
+    Object.fromEntries(Object.entries(SCRIPTS).map(([algorithm, spec]) => [algorithm, bound(pick(spec))])) as Record<RateLimitAlgorithm, T>;
+  return { consume: each<ScriptCommand>((spec) => spec.command), refund: each<RefundCommand>((spec) => spec.refundCommand) };
 }
 
 /**
@@ -198,7 +265,7 @@ function scriptsOn(client: Redis | Cluster): Record<RateLimitAlgorithm, ScriptCo
  */
 export function redisRateLimitStore(options: { client: Redis | Cluster | Promise<Redis | Cluster>; prefix?: string; now?: () => number }): RateLimitStore {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  let scripts: Record<RateLimitAlgorithm, ScriptCommand> | undefined;
+  let scripts: Scripts | undefined;
   const clientReady = Promise.resolve(options.client);
   return {
     async consume(key: string, rule: RateLimitRule, cost: number): Promise<RateLimitDecision> {
@@ -207,7 +274,7 @@ export function redisRateLimitStore(options: { client: Redis | Cluster | Promise
       const spec = SCRIPTS[rule.algorithm];
       const keys = spec.keys(`${prefix}:rl:{${key}}`);
       const now = options.now ? String(options.now()) : "";
-      const [allowed, remaining, resetAt, waitMs] = await scripts[rule.algorithm](...keys, rule.limit, rule.windowMs, cost, now);
+      const [allowed, remaining, resetAt, waitMs] = await scripts.consume[rule.algorithm](...keys, rule.limit, rule.windowMs, cost, now);
       return {
         allowed: allowed === 1,
         limit: rule.limit,
@@ -215,6 +282,14 @@ export function redisRateLimitStore(options: { client: Redis | Cluster | Promise
         resetAt,
         retryAfter: allowed === 1 ? 0 : retrySeconds(waitMs),
       };
+    },
+    async refund(key: string, rule: RateLimitRule, cost: number, admitted: RateLimitDecision): Promise<void> {
+      assertValidRule(rule, cost);
+      if (!Number.isSafeInteger(admitted?.resetAt)) throw new TypeError("rate limit: refund needs the decision that admitted the units");
+      scripts ??= scriptsOn(await clientReady);
+      const keys = SCRIPTS[rule.algorithm].keys(`${prefix}:rl:{${key}}`);
+      const now = options.now ? String(options.now()) : "";
+      await scripts.refund[rule.algorithm](...keys, rule.limit, rule.windowMs, cost, now, admitted.resetAt);
     },
   };
 }
@@ -260,6 +335,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   return {
     consume: limiter.consume,
+    refund: limiter.refund!,
     async get<T>(key: string) {
       const text = await (await client).get(cacheKey(key));
       return text === null ? undefined : (JSON.parse(text) as T);

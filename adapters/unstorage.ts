@@ -25,11 +25,12 @@
  * as the Lua scripts of tollgate/redis on that driver's own ioredis client. Any other driver has no
  * atomic read-and-write, so decisions are serialised within this process but several processes can
  * interleave a read and a write and together admit more than the limit. The store says so once,
- * through `onWarning`.
+ * through `onWarning`. Refunds (units given back for a mint that failed upstream) follow the same
+ * rule: a script on Redis, a read and a write serialised in this process elsewhere.
  */
 import type { Storage } from "unstorage";
 import { redisRateLimitStore } from "./redis.ts";
-import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
+import { assertValidRule, rateLimitStep, refundStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
 import { checkPrefix } from "../src/store/prefix.ts";
@@ -134,9 +135,24 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
     });
   }
 
+  async function bestEffortRefund(key: string, rule: RateLimitRule, cost: number, admitted: RateLimitDecision): Promise<void> {
+    assertValidRule(rule, cost);
+    const storageKey = limitKey(key, rule.algorithm);
+    await serialised(storageKey, async () => {
+      const at = now();
+      const stored = await storage.getItem<LimitEnvelope>(storageKey);
+      if (!stored || stored.algorithm !== rule.algorithm || stored.expiresAt <= at) return;
+      const step = refundStep(stored.state, rule, cost, admitted, at);
+      if (!step) return;
+      const envelope: LimitEnvelope = { algorithm: rule.algorithm, state: step.state, expiresAt: step.expiresAt };
+      await storage.setItem(storageKey, envelope, { ttl: Math.max(1, Math.ceil((step.expiresAt - at) / 1000)) });
+    });
+  }
+
   return {
     rateLimitMode: atomic ? "atomic" : "best-effort",
     consume: atomic ? atomic.consume : bestEffortConsume,
+    refund: atomic ? atomic.refund! : bestEffortRefund,
     async get<T>(key: string) {
       return openEnvelope<T>(await storage.getItem(cacheKey(key)), now());
     },

@@ -1,3 +1,4 @@
+import type { Server as NodeServer } from "node:http";
 import process from "node:process";
 import { serve } from "srvx";
 
@@ -9,6 +10,25 @@ export interface Listening {
 }
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * How long a client may take, so that slow or stalled clients cannot hold connections open. The
+ * runtimes offer different knobs, so each applies what it has:
+ * - Node (`node:http`): all three, as `headersTimeout`, `requestTimeout` and `keepAliveTimeout`;
+ * - Bun: `idleTimeout`, the longest a connection may send nothing (at most 255 s), which also
+ *   bounds stalled headers and bodies;
+ * - Deno: `Deno.serve` has no such options; put a proxy with timeouts in front of it.
+ */
+export interface ClientTimeouts {
+  /** The longest wait for a request's headers, in ms. Default 10 000. */
+  headersMs?: number;
+  /** The longest wait for a whole request, its body included, in ms. Default 30 000. */
+  requestMs?: number;
+  /** The longest a connection may stay idle (between requests, or on Bun stalled anywhere), in ms. Default 30 000. */
+  idleMs?: number;
+}
+
+const DEFAULT_TIMEOUTS: Required<ClientTimeouts> = { headersMs: 10_000, requestMs: 30_000, idleMs: 30_000 };
 
 /** The part of Deno's global that serving needs, so that this file type-checks under Node too. */
 interface DenoServe {
@@ -26,22 +46,56 @@ interface DenoServe {
  * Elsewhere through srvx: `node:http` on Node, and `Bun.serve` on Bun, where srvx measured the
  * same as `Bun.serve` alone.
  */
-export async function listen(fetch: FetchHandler, port: number, hostname = process.env.HOST): Promise<Listening> {
+export async function listen(fetch: FetchHandler, port: number, hostname = process.env.HOST, timeouts: ClientTimeouts = {}): Promise<Listening> {
+  const handler = closingAfterOversizeBody(fetch);
   const deno = (globalThis as { Deno?: DenoServe }).Deno;
   if (deno) {
     let server!: ReturnType<DenoServe["serve"]>;
     const bound = await new Promise<number>((resolve) => {
       // onListen also keeps Deno from printing its own "Listening on" line.
-      server = deno.serve({ port, hostname, onListen: (address) => resolve(address.port) }, fetch);
+      server = deno.serve({ port, hostname, onListen: (address) => resolve(address.port) }, handler);
     });
     return { port: bound, close: () => server.shutdown() };
   }
-  return listenThroughSrvx(fetch, port, hostname);
+  return listenThroughSrvx(handler, port, hostname, timeouts);
 }
 
 /** Serves `fetch` through srvx on whichever runtime this is (the benchmark's `--srvx` uses it on Deno too). */
-export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostname?: string): Promise<Listening> {
-  const server = serve({ fetch, port, hostname, silent: true, gracefulShutdown: false });
+export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostname?: string, timeouts: ClientTimeouts = {}): Promise<Listening> {
+  const { headersMs, requestMs, idleMs } = { ...DEFAULT_TIMEOUTS, ...timeouts };
+  const server = serve({
+    fetch,
+    port,
+    hostname,
+    silent: true,
+    gracefulShutdown: false,
+    // Bun counts its idle timeout in whole seconds, from 1 to 255 (0 would turn it off).
+    bun: { idleTimeout: Math.min(255, Math.max(1, Math.ceil(idleMs / 1000))) },
+    // Node enforces the header and request timeouts on a sweep, every 30 s unless told otherwise,
+    // which would let a stalled client stay up to that much longer.
+    node: { connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersMs / 2)) },
+  });
+  const node = (server as { node?: { server?: NodeServer } }).node?.server;
+  if (node) {
+    node.headersTimeout = headersMs;
+    node.requestTimeout = requestMs;
+    node.keepAliveTimeout = idleMs;
+  }
   await server.ready();
   return { port: Number(new URL(server.url!).port), close: () => server.close(true) };
+}
+
+/**
+ * A request that declared a body too large for the handler is answered 413 with
+ * `Connection: close`, so that the server drops the connection instead of reading the rest of
+ * that body (it would otherwise read it all, to keep the connection for a next request).
+ */
+function closingAfterOversizeBody(fetch: FetchHandler): FetchHandler {
+  return async (request) => {
+    const response = await fetch(request);
+    if (response.status !== 413 || request.headers.get("Content-Length") === null) return response;
+    const headers = new Headers(response.headers);
+    headers.set("Connection", "close");
+    return new Response(response.body, { status: 413, statusText: response.statusText, headers });
+  };
 }

@@ -3,7 +3,7 @@ import { userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
 import { errorAnswer } from "./handler/error-answer.ts";
-import { checkRateLimits, rateLimiterFor, type HandlerRateLimit } from "./handler/rate-limits.ts";
+import { checkRateLimits, rateLimiterFor, usageRateLimiterFor, type HandlerRateLimit } from "./handler/rate-limits.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
 import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
@@ -78,6 +78,11 @@ export interface TokenHandlerOptions<U extends User = User, P extends Record<str
    */
   rateLimitFieldsOnSuccess?: boolean;
   /**
+   * The usage route's limit per signed-in user, `"60/1m"` by default (a client sends three reports
+   * a session), or `false` for none. A refusal is a 429 with `Retry-After`.
+   */
+  usageRateLimit?: string | false;
+  /**
    * When a shared store fails: `closed` answers 503 (the default), `open` lets requests through
    * without rate limits, `memory` carries on with stores in this process until the shared one is
    * back. The token cache cannot run open (it must know who owns a token), so there `open` means
@@ -92,6 +97,11 @@ export interface TokenHandlerOptions<U extends User = User, P extends Record<str
   onEvent?: EventListener;
   /** Where server failures are explained. Default: JSON lines on the console. */
   logger?: Logger;
+  /**
+   * A failing store is logged at its first failure, then at most once per this many ms, with how
+   * many failures there were since the last line. Default 60 000.
+   */
+  storeFailureLogIntervalMs?: number;
   /** The realm named in `WWW-Authenticate`. Default "tollgate". */
   realm?: string;
   /**
@@ -120,8 +130,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   const redact = (text: string) => profiles.providers.reduce((redacted, provider) => provider.redact(redacted), text);
   const emit = eventEmitter([telemetryListener(options), options.onEvent]);
   const traceRoute = routeTracer(tollgateTracer(options.tracerProvider));
-  const logStoreFailure = (message: string) => (error: unknown, limit?: string) =>
-    logger.warn(message, { ...(limit ? { limit } : {}), cause: redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
+  const logStoreFailure = storeFailureLog(logger, redact, options.storeFailureLogIntervalMs ?? 60_000);
   const issuer =
     options.issuer ??
     createTokenIssuer({
@@ -134,7 +143,9 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
     });
-  const limiter = rateLimiterFor<U>({ option: options.rateLimit, store: options.store, onStoreError: options.onStoreError, logStoreFailure: logStoreFailure("rate-limit store failed") });
+  const limitStoreFailure = logStoreFailure("rate-limit store failed");
+  const limiter = rateLimiterFor<U>({ option: options.rateLimit, store: options.store, onStoreError: options.onStoreError, logStoreFailure: limitStoreFailure });
+  const usageLimiter = usageRateLimiterFor(options.usageRateLimit, { store: options.store, onStoreError: options.onStoreError, logStoreFailure: limitStoreFailure });
   const cors = corsFor(options.cors);
   const answerError = errorAnswer(emit, logger, redact);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
@@ -160,14 +171,28 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
     context.provider = profile.provider.name;
     context.profile = profile.name;
 
-    const limitFields = await checkRateLimits(limiter, { user, request, profile: profile.name, provider: profile.provider.name }, context, emit, options.rateLimitFieldsOnSuccess ?? false);
-    const issued = await issuer.issue({ profile, userId: user.id, clientId: body.clientId, signal: request.signal });
+    const limits = await checkRateLimits(limiter, { user, request, profile: profile.name, provider: profile.provider.name }, context, emit, options.rateLimitFieldsOnSuccess ?? false);
+    let issued: IssuedToken;
+    try {
+      issued = await issuer.issue({ profile, userId: user.id, clientId: body.clientId, signal: request.signal });
+    } catch (error) {
+      // A mint that failed upstream handed out nothing, so it does not count against the user.
+      if (limits && error instanceof TollgateError && error.code.startsWith("upstream_")) await limits.check.refund();
+      throw error;
+    }
     emit("issued", context, { cacheHit: issued.cacheHit });
-    return jsonResponse(tokenAnswer(issued), limitFields);
+    return jsonResponse(tokenAnswer(issued), limits?.fields);
   }
 
   async function usageRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
     const user = await signedInUser(request, context);
+    if (usageLimiter) {
+      const check = await usageLimiter.check({ user });
+      if (!check.allowed) {
+        const { retryAfter } = check.decisions[check.decisions.length - 1]!;
+        throw new TollgateError("rate_limited", { detail: `Too many usage reports; retry in ${retryAfter} s`, retryAfter, headers: check.fields });
+      }
+    }
     const report = readUsageReport(await readJsonBody(request, maxBodyBytes));
     await issuer.reportUsage({ ...report, userId: user.id });
     return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
@@ -190,6 +215,30 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
     return cors ? cors.decorate(request, response) : response;
   };
   return Object.assign(handler, { issuer, profileNames: profiles.names });
+}
+
+/**
+ * The store-failure log: a store's first failure is a line of its own; while it keeps failing, at
+ * most one line per `intervalMs` says how many more failures there were since the last line, so
+ * that an outage does not write a line (or two) per request.
+ */
+function storeFailureLog(logger: Logger, redact: (text: string) => string, intervalMs: number) {
+  if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new OptionError("storeFailureLogIntervalMs", "must be a number of ms, 0 or more");
+  return (message: string) => {
+    let loggedAt: number | undefined;
+    let since = 0;
+    return (error: unknown, limit?: string) => {
+      const now = Date.now();
+      if (loggedAt !== undefined && now - loggedAt < intervalMs) {
+        since++;
+        return;
+      }
+      const fields = { ...(limit ? { limit } : {}), cause: redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") };
+      logger.warn(since > 0 ? `${message}: ${since} more failures since the last line` : message, since > 0 ? { ...fields, failures: since } : fields);
+      loggedAt = now;
+      since = 0;
+    };
+  };
 }
 
 /** The answer's JSON text: `{ token, expiresAt, provider, profile, ...extra }`, `expiresAt` in ISO 8601. */

@@ -1,7 +1,7 @@
 import { OptionError, TollgateError } from "../errors.ts";
 import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
 import type { User } from "../provider.ts";
-import { createRateLimiter, parseRateLimit, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "../rate-limit/index.ts";
+import { createRateLimiter, parseRateLimit, type RateLimitCheck, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "../rate-limit/index.ts";
 import type { RateLimitStore } from "../rate-limit/types.ts";
 
 /**
@@ -69,19 +69,22 @@ export function rateLimiterFor<U extends User>(wiring: RateLimitWiring<U>): Rate
   }
 }
 
-/** The limits' verdict on a request: the fields a 200 carries (when asked for), or a 429. */
+/**
+ * The limits' verdict on a request: a 429, or the check that allowed it (which can give its units
+ * back) and the fields a 200 carries (when asked for).
+ */
 export async function checkRateLimits<U extends User>(
   limiter: RateLimiter<HandlerRateLimitContext<U>> | undefined,
   context: HandlerRateLimitContext<U>,
   events: Partial<LifecycleEvent>,
   emit: EventEmitter,
   fieldsOnSuccess: boolean,
-): Promise<Record<string, string> | undefined> {
+): Promise<{ check: RateLimitCheck; fields: Record<string, string> | undefined } | undefined> {
   if (!limiter) return undefined;
   const check = await limiter.check(context);
   if (check.allowed) {
     events.rateLimit = "allowed";
-    return fieldsOnSuccess ? check.fields : undefined;
+    return { check, fields: fieldsOnSuccess ? check.fields : undefined };
   }
   const refusal = check.decisions.find((decision) => !decision.allowed)!;
   emit("rate_limited", events, { status: 429, limit: refusal.name });
@@ -94,4 +97,26 @@ export async function checkRateLimits<U extends User>(
 
 function isRateLimitStore(store: unknown): store is RateLimitStore {
   return typeof (store as Partial<RateLimitStore> | undefined)?.consume === "function";
+}
+
+/**
+ * The usage route's own limit: reports per signed-in user, `"60/1m"` by default, or `false` for
+ * none. Counted on the handler's store when it can hold rate limits, like the token limits, under
+ * a name of its own (`usage`), so reports never use up a user's tokens.
+ */
+export function usageRateLimiterFor(option: string | false | undefined, wiring: Omit<RateLimitWiring<User>, "option">): RateLimiter | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined && typeof option !== "string") throw new OptionError("usageRateLimit", 'must be a string like "60/1m", or false');
+  let rule: { limit: number; windowMs: number };
+  try {
+    rule = parseRateLimit(option ?? "60/1m");
+  } catch (error) {
+    throw new OptionError("usageRateLimit", (error as Error).message);
+  }
+  return createRateLimiter({
+    limits: [{ name: "usage", ...rule }],
+    store: isRateLimitStore(wiring.store) ? wiring.store : undefined,
+    onStoreError: wiring.onStoreError,
+    onStoreFailure: wiring.logStoreFailure,
+  });
 }

@@ -179,6 +179,63 @@ export function rateLimitStep(
   }
 }
 
+/**
+ * Gives back `cost` units that `admitted` took, on the state as it is `now`. Each algorithm finds
+ * what it admitted from the decision alone, so that a store needs to keep nothing more per request:
+ * - fixed window: the window is the one ending at `admitted.resetAt`; a later window has nothing to
+ *   give back;
+ * - sliding window: an admitted request is the newest in the log, so it was logged at
+ *   `admitted.resetAt - windowMs`; the entry of that time and cost is removed (none is found when
+ *   the clock had stepped back at the time, and then nothing is given back);
+ * - token bucket: the tokens go back, the bucket never filling past its size, and only until
+ *   `admitted.resetAt`, when the bucket would be full again by itself. Exact when no other request
+ *   on the key was admitted in between; when one was, and the bucket would have filled up before
+ *   it had this request never been made, the refund can give back a little of the refill that
+ *   full bucket would have wasted: at most the refunded units, slightly early.
+ * Returns the state to keep and its expiry, or undefined when there is nothing to change.
+ */
+export function refundStep(
+  state: RateLimitState | undefined,
+  rule: RateLimitRule,
+  cost: number,
+  admitted: Pick<RateLimitDecision, "resetAt">,
+  now: number,
+): { state: RateLimitState; expiresAt: number } | undefined {
+  if (!state) return undefined;
+  const { limit, windowMs } = rule;
+  switch (rule.algorithm) {
+    case "fixed-window": {
+      const fixed = state as FixedWindowState;
+      if (fixed.windowStart !== admitted.resetAt - windowMs || fixed.used === 0) return undefined;
+      fixed.used = Math.max(0, fixed.used - cost);
+      return { state: fixed, expiresAt: fixed.windowStart + windowMs };
+    }
+    case "sliding-window": {
+      const { log } = state as SlidingWindowState;
+      const loggedAt = admitted.resetAt - windowMs;
+      for (let i = log.length - 2; i >= 0; i -= 2) {
+        if (log[i] === loggedAt && log[i + 1] === cost) {
+          log.splice(i, 2);
+          const newest = log.length > 0 ? log[log.length - 2]! : undefined;
+          return { state, expiresAt: newest === undefined ? now : Math.max(now, newest + windowMs) };
+        }
+      }
+      return undefined;
+    }
+    case "token-bucket": {
+      const bucket = state as TokenBucketState;
+      if (now >= admitted.resetAt) return undefined;
+      const capacity = limit * windowMs;
+      if (now > bucket.updatedAt) {
+        bucket.level = Math.min(capacity, bucket.level + (now - bucket.updatedAt) * limit);
+        bucket.updatedAt = now;
+      }
+      bucket.level = Math.min(capacity, bucket.level + cost * windowMs);
+      return { state: bucket, expiresAt: Math.max(now, bucket.updatedAt) + Math.ceil((capacity - bucket.level) / limit) };
+    }
+  }
+}
+
 export const RATE_LIMIT_ALGORITHMS: readonly RateLimitAlgorithm[] = ["fixed-window", "sliding-window", "token-bucket"];
 
 /**

@@ -89,6 +89,13 @@ export interface RateLimitCheck {
   refusedBy?: string;
   /** Set when the store failed and the `open` or `memory` policy decided instead. */
   degraded?: "open" | "memory";
+  /**
+   * Gives back every unit this check took, to the store that decided it, for a request that then
+   * handed out nothing (its mint failed upstream). Once only: later calls do nothing. It never
+   * rejects: a store that cannot take the units back is told to `onStoreFailure`, and they stay
+   * counted.
+   */
+  refund(): Promise<void>;
 }
 
 export interface RateLimiter<C extends RateLimitContext = RateLimitContext> {
@@ -151,6 +158,15 @@ function storeKeyOf<C>(limit: CompiledLimit<C>, keyValue: string): MaybePromise<
   return andThen(sha256Hex(keyValue), (hex) => `${limit.name}:${hex.slice(0, 32)}`);
 }
 
+/** Units a check took from one limit, and the store that counted them, so that they can be given back. */
+interface Taken<C> {
+  limit: CompiledLimit<C>;
+  key: string;
+  cost: number;
+  decision: RateLimitDecision;
+  decidedBy: RateLimitStore;
+}
+
 class StoreTimeoutError extends Error {
   constructor(ms: number) {
     super(`rate-limit store did not answer within ${ms} ms`);
@@ -174,8 +190,11 @@ class Check implements RateLimitCheck {
   readonly allowed: boolean;
   #fields: Record<string, string> | undefined;
   #headers: Headers | undefined;
+  #giveBack: (() => Promise<void>) | undefined;
 
   constructor(
+    /** What gives back the units this check took; undefined when it took none. */
+    giveBack: (() => Promise<void>) | undefined,
     readonly decisions: LimitDecision[],
     /** `RateLimit-Policy`, or undefined when no limit decided. */
     private readonly policyField: string | undefined,
@@ -185,6 +204,13 @@ class Check implements RateLimitCheck {
     readonly degraded?: "open" | "memory",
   ) {
     this.allowed = refusedBy === undefined;
+    this.#giveBack = giveBack;
+  }
+
+  refund(): Promise<void> {
+    const giveBack = this.#giveBack;
+    this.#giveBack = undefined;
+    return giveBack ? giveBack() : Promise.resolve();
   }
 
   get fields(): Record<string, string> {
@@ -216,13 +242,32 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
     return store.inProcess ? decision : withTimeout(decision, storeTimeoutMs);
   }
 
-  /** What the policy decides instead when the store failed: a decision in memory, none, or a 503. */
-  async function decideWithoutStore(limit: CompiledLimit<C>, key: string, cost: number, error: unknown): Promise<{ decision?: RateLimitDecision; degraded: "open" | "memory" }> {
+  function reportFailure(error: unknown, limit: string) {
     try {
-      options.onStoreFailure?.(error, limit.name);
+      options.onStoreFailure?.(error, limit);
     } catch {
       // Reporting a failure must not change the answer the policy gives.
     }
+  }
+
+  /** Gives back what `taken` took, each to the store that decided it; a failure is reported, not thrown. */
+  async function giveBack(taken: Taken<C>[]): Promise<void> {
+    await Promise.all(
+      taken.map(async ({ limit, key, cost, decision, decidedBy }) => {
+        if (!decidedBy.refund) return;
+        try {
+          const given = decidedBy.refund(key, limit.rule, cost, decision);
+          await (decidedBy.inProcess ? given : withTimeout(given, storeTimeoutMs));
+        } catch (error) {
+          reportFailure(error, limit.name);
+        }
+      }),
+    );
+  }
+
+  /** What the policy decides instead when the store failed: a decision in memory, none, or a 503. */
+  async function decideWithoutStore(limit: CompiledLimit<C>, key: string, cost: number, error: unknown): Promise<{ decision?: RateLimitDecision; degraded: "open" | "memory" }> {
+    reportFailure(error, limit.name);
     if (policy === "open") return { degraded: "open" };
     if (policy === "memory") {
       fallback ??= memoryRateLimitStore();
@@ -235,6 +280,7 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
     limits: options.limits ?? [DEFAULT_RATE_LIMIT as NamedRateLimit<C>],
     async check(context) {
       const decisions: LimitDecision[] = [];
+      const taken: Taken<C>[] = [];
       let degraded: "open" | "memory" | undefined;
       let refusedBy: string | undefined;
       for (const limit of limits) {
@@ -250,25 +296,29 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         // Awaited here rather than in a helper of its own: every allowed request passes this way,
         // and each async frame is a promise the garbage collector must clear.
         let decision: RateLimitDecision | undefined;
+        let decidedBy = store;
         try {
           decision = await consume(limit, key, cost);
         } catch (error) {
           const instead = await decideWithoutStore(limit, key, cost, error);
           degraded = instead.degraded;
           decision = instead.decision;
+          decidedBy = fallback!;
         }
         if (!decision) continue;
         const { allowed, remaining, resetAt, retryAfter } = decision;
         decisions.push({ name: limit.name, allowed, limit: decision.limit, remaining, resetAt, retryAfter });
+        if (allowed) taken.push({ limit, key, cost, decision, decidedBy });
         if (!allowed) {
           refusedBy = limit.name;
           break;
         }
       }
       const decidedAt = now();
-      if (decisions.length === 0) return new Check(decisions, undefined, decidedAt, refusedBy, degraded);
+      const refund = taken.length > 0 ? () => giveBack(taken) : undefined;
+      if (decisions.length === 0) return new Check(refund, decisions, undefined, decidedAt, refusedBy, degraded);
       const policyField = decisions.length === limits.length ? everyPolicy : decisions.map((decision) => policyItems.get(decision.name)).join(", ");
-      return new Check(decisions, policyField, decidedAt, refusedBy, degraded);
+      return new Check(refund, decisions, policyField, decidedAt, refusedBy, degraded);
     },
   };
 }

@@ -5,7 +5,7 @@
  * so a limit of 10 becomes 10 per copy; use a shared store (adapters/redis.ts, adapters/deno-kv.ts)
  * to hold a limit across servers.
  */
-import { assertValidRule, rateLimitStep, type RateLimitState } from "./algorithms.ts";
+import { assertValidRule, rateLimitStep, refundStep, type RateLimitState } from "./algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "./types.ts";
 
 export interface MemoryRateLimitStoreOptions {
@@ -85,6 +85,22 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       // Decided synchronously, so no other decision can interleave: that is this store's atomicity.
       try {
         return Promise.resolve(decide(key, rule, cost));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    refund(key, rule, cost, admitted) {
+      try {
+        assertValidRule(rule, cost);
+        const at = now();
+        const entry = entries.get(key);
+        if (!entry || entry.algorithm !== rule.algorithm || entry.expiresAt <= at) return Promise.resolve();
+        const step = refundStep(entry.state, rule, cost, admitted, at);
+        if (step) {
+          entry.state = step.state;
+          entry.expiresAt = step.expiresAt;
+        }
+        return Promise.resolve();
       } catch (error) {
         return Promise.reject(error);
       }

@@ -41,6 +41,13 @@ export interface RateLimitDecision {
 export interface RateLimitStore {
   consume(key: string, rule: RateLimitRule, cost: number): Promise<RateLimitDecision>;
   /**
+   * Gives back `cost` units that `admitted` (the decision `consume` returned for them) took, for a
+   * request that then handed out nothing, in one atomic step like `consume`. Units whose window has
+   * passed are not given back (there is nothing left to give), and the count never goes below zero
+   * or the bucket above full. A store without it keeps counting such requests.
+   */
+  refund?(key: string, rule: RateLimitRule, cost: number, admitted: RateLimitDecision): Promise<void>;
+  /**
    * True when decisions are made in this process's memory and never wait on I/O, so the limiter
    * skips the store timeout (a timer per decision, which costs more than the decision itself).
    */

@@ -97,6 +97,55 @@ export function rateLimitStoreContract(name: string, makeStore: StoreFactory, op
     });
   }
 
+  for (const algorithm of ALGORITHMS) {
+    test(`${name} rate limit, ${algorithm}: a refund gives back what its decision took, its cost included`, async () => {
+      const { store } = await fresh();
+      assert.equal(typeof store.refund, "function", "the store has refund()");
+      const rule = ruleFor(algorithm, 5, 60_000);
+      await store.consume("user:g", rule, 2);
+      const dear = await store.consume("user:g", rule, 3);
+      assert.equal(dear.allowed, true);
+      assert.equal((await store.consume("user:g", rule, 1)).allowed, false);
+      await store.refund!("user:g", rule, 3, dear);
+      const after = await store.consume("user:g", rule, 3);
+      assert.equal(after.allowed, true, "the 3 units given back are there to take again");
+      assert.equal(after.remaining, 0);
+      assert.equal((await store.consume("user:g", rule, 1)).allowed, false, "and no more than them");
+    });
+
+    test(`${name} rate limit, ${algorithm}: a refund never gives back more than there is to give`, async () => {
+      const { clock, store } = await fresh();
+      const rule = ruleFor(algorithm, 3, 60_000);
+      const first = await store.consume("user:h", rule, 1);
+      // A whole window later the unit is back by itself (or the window is a new one): a refund
+      // of the old decision must not add a fourth.
+      clock.now += 60_000;
+      await store.consume("user:h", rule, 1);
+      await store.refund!("user:h", rule, 1, first);
+      const decisions = [];
+      for (let i = 0; i < 3; i++) decisions.push(await store.consume("user:h", rule, 1));
+      assert.deepEqual(
+        decisions.map((d) => d.allowed),
+        [true, true, false],
+        "two of three left: the refund of a unit from a past window gave nothing back",
+      );
+      // Nor does a refund on a key that holds nothing create units.
+      await store.refund!("user:none", rule, 1, first);
+      assert.equal((await store.consume("user:none", rule, 3)).remaining, 0);
+      assert.equal((await store.consume("user:none", rule, 1)).allowed, false);
+    });
+
+    test(`${name} rate limit, ${algorithm}: parallel refunds all land, and the limit holds after them`, async () => {
+      const { store } = await fresh();
+      const rule = ruleFor(algorithm, 10);
+      const admitted = await Promise.all(Array.from({ length: 10 }, () => store.consume("user:q", rule, 1)));
+      assert.equal(allowedCount(admitted), 10);
+      await Promise.all(admitted.map((decision) => store.refund!("user:q", rule, 1, decision)));
+      const again = await Promise.all(Array.from({ length: 30 }, () => store.consume("user:q", rule, 1)));
+      assert.equal(allowedCount(again), 10);
+    });
+  }
+
   test(`${name} rate limit: keys are counted apart, unusual ones included`, async () => {
     const { store } = await fresh();
     const rule = ruleFor("fixed-window", 2);
