@@ -19,6 +19,12 @@
  * - `now`: a clock in epoch ms for rate-limit decisions. Default: the Redis server's own clock (TIME),
  *   which is one clock for every app server, so skew between them cannot bend a window.
  *
+ * Session leases and the fleet-wide single-flight lock are Lua scripts too (adapters/redis-sessions.ts).
+ *
+ * A cache hit costs one round trip: the handler starts the rate-limit decision and the cache read
+ * together, and ioredis's auto-pipelining (`enableAutoPipelining: true`, which the client made from
+ * `url` has) sends both in one write. Pass it on a client of your own to get the same.
+ *
  * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
  * so it is atomic and costs one round trip. A decision's keys share one hash tag, so they live in
  * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX), under
@@ -34,6 +40,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import { redisSessionStore, type RedisSessionStore } from "./redis-sessions.ts";
 import { checkPrefix, DEFAULT_PREFIX } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
@@ -50,7 +57,7 @@ export interface RedisStoreOptions {
   now?: () => number;
 }
 
-export interface RedisStore extends CacheStore, RateLimitStore {
+export interface RedisStore extends CacheStore, RateLimitStore, RedisSessionStore {
   /** Ends the client when the store made it from `url`; leaves a client you passed alone. */
   close(): Promise<void>;
 }
@@ -231,6 +238,9 @@ async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Red
     connectTimeout: 2_000,
     commandTimeout: commandTimeoutMs,
     lazyConnect: true,
+    // Commands issued in one turn of the event loop go out in one write: a cache hit's rate-limit
+    // decision and cache read share a round trip.
+    enableAutoPipelining: true,
     // Keep trying to reconnect, never more than a second apart, so service resumes soon after Redis does.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   });
@@ -256,9 +266,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   ownClient?.catch(() => {});
   const client = ownClient ?? Promise.resolve(options.client!);
   const limiter = redisRateLimitStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
+  const sessions = redisSessionStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const cacheKey = (key: string) => `${prefix}:cache:${key}`;
 
   return {
+    ...sessions,
     consume: limiter.consume,
     async get<T>(key: string) {
       const text = await (await client).get(cacheKey(key));

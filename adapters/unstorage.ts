@@ -26,9 +26,16 @@
  * atomic read-and-write, so decisions are serialised within this process but several processes can
  * interleave a read and a write and together admit more than the limit. The store says so once,
  * through `onWarning`.
+ *
+ * Session leases and the fleet-wide single-flight lock need atomic operations too, so the store
+ * offers them on the Redis driver only (tollgate/redis's scripts, on the driver's client). On any
+ * other driver it has none: a handler with `sessions` then holds leases in its own process, and
+ * each process mints for itself.
  */
 import type { Storage } from "unstorage";
 import { redisRateLimitStore } from "./redis.ts";
+import { redisSessionStore } from "./redis-sessions.ts";
+import type { FlightLockStore, LeaseStore } from "../src/sessions/types.ts";
 import { assertValidRule, rateLimitStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
@@ -46,7 +53,8 @@ export interface UnstorageStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface UnstorageStore extends CacheStore, RateLimitStore {
+/** On the Redis driver it also holds session leases and the single-flight lock. */
+export interface UnstorageStore extends CacheStore, RateLimitStore, Partial<LeaseStore & FlightLockStore> {
   /** `atomic` on the Redis driver, `best-effort` on any other. */
   readonly rateLimitMode: "atomic" | "best-effort";
 }
@@ -95,6 +103,7 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   const atomic = redis
     ? redisRateLimitStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) })
     : undefined;
+  const sessions = redis ? redisSessionStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
 
   // Without atomic operations, one decision per key at a time in this process at least.
   const queues = new Map<string, Promise<unknown>>();
@@ -135,6 +144,7 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   }
 
   return {
+    ...sessions,
     rateLimitMode: atomic ? "atomic" : "best-effort",
     consume: atomic ? atomic.consume : bestEffortConsume,
     async get<T>(key: string) {
