@@ -48,33 +48,36 @@ export function fleetFlight(options: FleetFlightOptions) {
     const me = crypto.randomUUID();
     const lockKey = `lock:${run.key}`;
     const startedAt = Date.now();
-    let waited = false;
+    // The holder seen last: once its lock is free, its outcome is in the store (it leaves it first).
+    let lastHolder: string | undefined;
     for (;;) {
       const lock = await locks.acquireLock(lockKey, me, run.lockTtlMs);
       if (lock.taken) {
         try {
-          if (waited) {
-            const found = await run.recheck();
-            if (found !== undefined) return reportWait(run, startedAt, found);
+          if (lastHolder !== undefined) {
+            const settled = (await outcomeOf<T>(lastHolder)) ?? (await run.recheck().then((found) => (found === undefined ? undefined : { ok: found })));
+            if (settled) return settle(run, startedAt, settled);
           }
-          return await holdAndMint(run, me);
+          const minted = await holdAndMint(run, me);
+          if (lastHolder !== undefined) run.onWaited?.(Date.now() - startedAt);
+          return minted;
         } finally {
           await locks.releaseLock(lockKey, me).catch(() => {});
         }
       }
-      waited = true;
       if (lock.holder !== undefined) {
-        const outcome = await outcomes.get<Outcome<T>>(`flight:${lock.holder}`);
-        if (outcome) {
-          reportWait(run, startedAt, undefined);
-          if ("ok" in outcome) return outcome.ok;
-          throw new TollgateError(outcome.error.code, { detail: outcome.error.detail, retryAfter: outcome.error.retryAfter });
-        }
+        lastHolder = lock.holder;
+        const outcome = await outcomeOf<T>(lock.holder);
+        if (outcome) return settle(run, startedAt, outcome);
       }
       if (Date.now() - startedAt >= run.waitMs) throw new TollgateError("upstream_timeout", { detail: "Another server's mint for this request did not finish in time" });
       await sleep(pollMs, run.signal);
     }
   };
+
+  function outcomeOf<T>(holder: string): Promise<Outcome<T> | undefined> {
+    return outcomes.get<Outcome<T>>(`flight:${holder}`);
+  }
 
   async function holdAndMint<T>(run: FleetFlightRun<T>, me: string): Promise<T> {
     let outcome: Outcome<T>;
@@ -96,9 +99,11 @@ export function fleetFlight(options: FleetFlightOptions) {
   }
 }
 
-function reportWait<T>(run: FleetFlightRun<T>, startedAt: number, value: T): T {
+/** A waiter's answer: the holder's token, or its error. */
+function settle<T>(run: FleetFlightRun<T>, startedAt: number, outcome: Outcome<T>): T {
   run.onWaited?.(Date.now() - startedAt);
-  return value;
+  if ("ok" in outcome) return outcome.ok;
+  throw new TollgateError(outcome.error.code, { detail: outcome.error.detail, retryAfter: outcome.error.retryAfter });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
