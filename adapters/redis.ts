@@ -16,7 +16,7 @@
  *   2 000, so that a Redis that accepts connections but does not answer cannot hold a request.
  * - `prefix`: the start of every key, default `tollgate`: 1 to 64 letters, digits, `_ . : -`. Give
  *   each app (or each test run) its own.
- * - `now`: a clock in epoch ms for rate-limit decisions. Default: the Redis server's own clock (TIME),
+ * - `now`: a clock in epoch ms for rate-limit decisions and session leases. Default: the Redis server's own clock (TIME),
  *   which is one clock for every app server, so skew between them cannot bend a window.
  *
  * Session leases and the fleet-wide single-flight lock are Lua scripts too (adapters/redis-sessions.ts).
@@ -53,7 +53,7 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** The start of every key. Default `tollgate`. */
   prefix?: string;
-  /** Clock for rate-limit decisions, epoch ms. Default: the Redis server's TIME. */
+  /** Clock for rate-limit decisions and session leases, epoch ms. Default: the Redis server's TIME. */
   now?: () => number;
 }
 
