@@ -19,6 +19,12 @@
  * check-and-set. Keys are `[prefix, "cache", key]` and `[prefix, "rl", key, algorithm]`.
  * `set`'s `linked` is ignored: KV never drops an entry before its expiry.
  *
+ * Session leases: a user's leases are one value, `[prefix, "lease", owner]`, a map from lease to when
+ * it lapses, changed by the same check-and-set; each live lease also has a key of its own under
+ * `[prefix, "leases", profile]`, written in the same atomic commit, which the fleet-wide gauge lists.
+ * The single-flight lock is `[prefix, "lock", key]`, holding its holder and when it lapses, taken
+ * with a check that no live lock is there.
+ *
  * A sliding window keeps a log of its admitted requests in one value, and a KV value holds at most
  * 64 KiB: about 1 500 requests per window and key. Use a fixed window or a token bucket for more.
  *
@@ -30,6 +36,7 @@ import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitSto
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
 import { checkPrefix } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
+import { leaseMember, profileOfMember, type FlightLockStore, type LeaseDecision, type LeaseStore } from "../src/sessions/types.ts";
 
 type KvKey = readonly (string | number)[];
 
@@ -41,6 +48,8 @@ interface KvEntry<T> {
 interface KvAtomic {
   check(...checks: Array<{ key: KvKey; versionstamp: string | null }>): KvAtomic;
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
+  /** Leases and the lock need it (Deno.Kv has it); the cache and rate limits do not. */
+  delete?(key: KvKey): KvAtomic;
   commit(): Promise<{ ok: boolean }>;
 }
 
@@ -50,6 +59,8 @@ export interface DenoKvLike {
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): Promise<unknown>;
   delete(key: KvKey): Promise<void>;
   atomic(): KvAtomic;
+  /** For the lease gauge: the entries under a key prefix (Deno.Kv has it; the cache and rate limits do not need it). */
+  list?<T = unknown>(selector: { prefix: KvKey }): AsyncIterable<{ value: T }>;
 }
 
 export interface DenoKvStoreOptions {
@@ -63,16 +74,21 @@ export interface DenoKvStoreOptions {
   maxAttempts?: number;
 }
 
-export interface DenoKvStore extends CacheStore, RateLimitStore {}
+export interface DenoKvStore extends CacheStore, RateLimitStore, LeaseStore, FlightLockStore {}
 
 export class DenoKvContentionError extends Error {
   constructor(attempts: number) {
-    super(`Deno KV: the rate-limit key kept changing; gave up after ${attempts} attempts`);
+    super(`Deno KV: the key kept changing; gave up after ${attempts} attempts`);
     this.name = "DenoKvContentionError";
   }
 }
 
 const LOCKED = /database is locked|SQLITE_BUSY/i;
+
+function deleteIn(atomic: KvAtomic, key: KvKey): KvAtomic {
+  if (!atomic.delete) throw new TypeError("denoKvStore: leases and locks need the kv's atomic().delete()");
+  return atomic.delete(key);
+}
 
 export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
   const { kv } = options;
@@ -149,7 +165,112 @@ export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
     throw new DenoKvContentionError(maxAttempts);
   }
 
+  const leasesKey = (owner: string): KvKey => [prefix, "lease", owner];
+  const tallyKey = (profile: string, id: string): KvKey => [prefix, "leases", profile, id];
+  const lockKey = (key: string): KvKey => [prefix, "lock", key];
+  type Leases = Record<string, number>;
+
+  /**
+   * One check-and-set on `owner`'s leases: `change` gets the live ones (lapsed ones removed and
+   * named) and says what to keep, the answer, and which tally keys to set or delete alongside.
+   */
+  function changeLeases<T>(owner: string, change: (leases: Leases, at: number) => { answer: T; tally?: { member: string; until: number | undefined } }): Promise<T & { lapsed: string[] }> {
+    return untilCommitted(async () => {
+      const entry = await kv.get<{ leases: Leases }>(leasesKey(owner));
+      const at = now();
+      const leases: Leases = {};
+      const lapsed: string[] = [];
+      for (const [member, until] of Object.entries(entry.value?.leases ?? {})) {
+        if (until > at) leases[member] = until;
+        else lapsed.push(member);
+      }
+      const { answer, tally } = change(leases, at);
+      const atomic = kv.atomic().check({ key: leasesKey(owner), versionstamp: entry.versionstamp });
+      const lastLapse = Math.max(0, ...Object.values(leases));
+      if (lastLapse > at) atomic.set(leasesKey(owner), { leases }, { expireIn: lastLapse - at + 60_000 });
+      else deleteIn(atomic, leasesKey(owner));
+      for (const member of lapsed) deleteIn(atomic, tallyKey(profileOfMember(member), member));
+      if (tally) {
+        const key = tallyKey(profileOfMember(tally.member), tally.member);
+        if (tally.until === undefined) deleteIn(atomic, key);
+        else atomic.set(key, { until: tally.until }, { expireIn: Math.max(1, tally.until - at) });
+      }
+      const committed = await atomic.commit();
+      return committed.ok ? { ...answer, lapsed: lapsed.map(profileOfMember) } : undefined;
+    });
+  }
+
+  const leaseStore: LeaseStore = {
+    takeLease(owner, id, profile, limit, ttlMs) {
+      const member = leaseMember(profile, id);
+      return changeLeases<Omit<LeaseDecision, "lapsed">>(owner, (leases, at) => {
+        const held = Object.keys(leases).length;
+        if (member in leases || held < limit) {
+          leases[member] = at + ttlMs;
+          return { answer: { taken: true, held: Object.keys(leases).length }, tally: { member, until: at + ttlMs } };
+        }
+        return { answer: { taken: false, held, retryAfterMs: Math.min(...Object.values(leases)) - at } };
+      }) as Promise<LeaseDecision>;
+    },
+    renewLease(owner, id, profile, ttlMs) {
+      const member = leaseMember(profile, id);
+      return changeLeases<{ renewed: boolean }>(owner, (leases, at) => {
+        if (!(member in leases)) return { answer: { renewed: false } };
+        leases[member] = at + ttlMs;
+        return { answer: { renewed: true }, tally: { member, until: at + ttlMs } };
+      });
+    },
+    releaseLease(owner, id, profile) {
+      const member = leaseMember(profile, id);
+      return changeLeases<{ released: boolean }>(owner, (leases) => {
+        const released = member in leases;
+        delete leases[member];
+        return { answer: { released }, tally: { member, until: undefined } };
+      });
+    },
+    async leaseCount(owner) {
+      const { value } = await kv.get<{ leases: Leases }>(leasesKey(owner));
+      const at = now();
+      return Object.values(value?.leases ?? {}).filter((until) => until > at).length;
+    },
+    async activeLeases(profiles) {
+      const at = now();
+      const counts: Array<[string, number]> = [];
+      for (const profile of profiles) {
+        let count = 0;
+        if (!kv.list) throw new TypeError("denoKvStore: counting leases needs the kv's list()");
+        for await (const entry of kv.list<{ until: number }>({ prefix: [prefix, "leases", profile] })) if (entry.value.until > at) count++;
+        counts.push([profile, count]);
+      }
+      return Object.fromEntries(counts);
+    },
+  };
+
+  const locks: FlightLockStore = {
+    acquireLock(key, holder, ttlMs) {
+      return untilCommitted(async () => {
+        const entry = await kv.get<{ holder: string; until: number }>(lockKey(key));
+        const at = now();
+        if (entry.value && entry.value.until > at) return { taken: entry.value.holder === holder, holder: entry.value.holder };
+        const committed = await kv
+          .atomic()
+          .check({ key: lockKey(key), versionstamp: entry.versionstamp })
+          .set(lockKey(key), { holder, until: at + ttlMs }, { expireIn: Math.max(1, Math.ceil(ttlMs)) })
+          .commit();
+        return committed.ok ? { taken: true, holder } : undefined;
+      });
+    },
+    async releaseLock(key, holder) {
+      const entry = await kv.get<{ holder: string }>(lockKey(key));
+      if (entry.value?.holder !== holder) return;
+      // Only if nobody took it over in between.
+      await deleteIn(kv.atomic().check({ key: lockKey(key), versionstamp: entry.versionstamp }), lockKey(key)).commit();
+    },
+  };
+
   return {
+    ...leaseStore,
+    ...locks,
     consume,
     refund,
     async get<T>(key: string) {

@@ -16,8 +16,14 @@
  *   2 000, so that a Redis that accepts connections but does not answer cannot hold a request.
  * - `prefix`: the start of every key, default `tollgate`: 1 to 64 letters, digits, `_ . : -`. Give
  *   each app (or each test run) its own.
- * - `now`: a clock in epoch ms for rate-limit decisions. Default: the Redis server's own clock (TIME),
+ * - `now`: a clock in epoch ms for rate-limit decisions and session leases. Default: the Redis server's own clock (TIME),
  *   which is one clock for every app server, so skew between them cannot bend a window.
+ *
+ * Session leases and the fleet-wide single-flight lock are Lua scripts too (adapters/redis-sessions.ts).
+ *
+ * A cache hit costs one round trip: the handler starts the rate-limit decision and the cache read
+ * together, and ioredis's auto-pipelining (`enableAutoPipelining: true`, which the client made from
+ * `url` has) sends both in one write. Pass it on a client of your own to get the same.
  *
  * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
  * so it is atomic and costs one round trip; so is each refund (units given back for a mint that
@@ -38,6 +44,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import { redisSessionStore, type RedisSessionStore } from "./redis-sessions.ts";
 import { checkPrefix, DEFAULT_PREFIX } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
@@ -50,11 +57,11 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** The start of every key. Default `tollgate`. */
   prefix?: string;
-  /** Clock for rate-limit decisions, epoch ms. Default: the Redis server's TIME. */
+  /** Clock for rate-limit decisions and session leases, epoch ms. Default: the Redis server's TIME. */
   now?: () => number;
 }
 
-export interface RedisStore extends CacheStore, RateLimitStore {
+export interface RedisStore extends CacheStore, RateLimitStore, RedisSessionStore {
   /** Ends the client when the store made it from `url`; leaves a client you passed alone. */
   close(): Promise<void>;
 }
@@ -306,6 +313,9 @@ async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Red
     connectTimeout: 2_000,
     commandTimeout: commandTimeoutMs,
     lazyConnect: true,
+    // Commands issued in one turn of the event loop go out in one write: a cache hit's rate-limit
+    // decision and cache read share a round trip.
+    enableAutoPipelining: true,
     // Keep trying to reconnect, never more than a second apart, so service resumes soon after Redis does.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   });
@@ -331,9 +341,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   ownClient?.catch(() => {});
   const client = ownClient ?? Promise.resolve(options.client!);
   const limiter = redisRateLimitStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
+  const sessions = redisSessionStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const cacheKey = (key: string) => `${prefix}:cache:${key}`;
 
   return {
+    ...sessions,
     consume: limiter.consume,
     refund: limiter.refund!,
     async get<T>(key: string) {

@@ -27,9 +27,16 @@
  * interleave a read and a write and together admit more than the limit. The store says so once,
  * through `onWarning`. Refunds (units given back for a mint that failed upstream) follow the same
  * rule: a script on Redis, a read and a write serialised in this process elsewhere.
+ *
+ * Session leases and the fleet-wide single-flight lock need atomic operations too, so the store
+ * offers them on the Redis driver only (tollgate/redis's scripts, on the driver's client). On any
+ * other driver it has none: a handler with `sessions` then holds leases in its own process, and
+ * each process mints for itself.
  */
 import type { Storage } from "unstorage";
 import { redisRateLimitStore } from "./redis.ts";
+import { redisSessionStore } from "./redis-sessions.ts";
+import type { FlightLockStore, LeaseStore } from "../src/sessions/types.ts";
 import { assertValidRule, rateLimitStep, refundStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
@@ -47,7 +54,8 @@ export interface UnstorageStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface UnstorageStore extends CacheStore, RateLimitStore {
+/** On the Redis driver it also holds session leases and the single-flight lock. */
+export interface UnstorageStore extends CacheStore, RateLimitStore, Partial<LeaseStore & FlightLockStore> {
   /** `atomic` on the Redis driver, `best-effort` on any other. */
   readonly rateLimitMode: "atomic" | "best-effort";
 }
@@ -96,6 +104,7 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   const atomic = redis
     ? redisRateLimitStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) })
     : undefined;
+  const sessions = redis ? redisSessionStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
 
   // Without atomic operations, one decision per key at a time in this process at least.
   const queues = new Map<string, Promise<unknown>>();
@@ -150,6 +159,7 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   }
 
   return {
+    ...sessions,
     rateLimitMode: atomic ? "atomic" : "best-effort",
     consume: atomic ? atomic.consume : bestEffortConsume,
     refund: atomic ? atomic.refund! : bestEffortRefund,

@@ -2,6 +2,7 @@ import { TollgateError, consoleLogger, createTokenHandler, problemResponse, with
 import { redisStore } from "../adapters/redis.ts";
 import { serverAuthenticator, signUserToken } from "./auth.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
+import { longestSession, type WorstCase } from "./cost.ts";
 import { loadProfiles } from "./profiles.ts";
 
 /**
@@ -15,6 +16,8 @@ export interface ServerApp {
   profiles: Array<{ name: string; provider: string; emulated: boolean }>;
   /** When every provider runs on its emulator: a ready user token for the first `curl`. */
   demoUserToken: string | undefined;
+  /** What one user can spend at most, whatever their client reports: for the start-up banner. */
+  worstCase: WorstCase;
   /** Lets go of the store's connection, if it has one. */
   close(): Promise<void>;
 }
@@ -50,6 +53,7 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     logger,
     store,
     maxSessionSeconds: config.maxSessionSeconds,
+    sessions: config.maxSessions !== undefined ? { maxPerUser: config.maxSessions } : undefined,
     rateLimit: { limits: [{ name: "user", limit: config.rateLimit.limit, windowMs: config.rateLimit.windowMs }] },
     cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins } : undefined,
   });
@@ -83,9 +87,16 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
       const provider = typeof spec.provider === "string" ? spec.provider : spec.provider.name;
       return { name, provider, emulated: providers[provider]?.emulated ?? false };
     }),
+    worstCase: {
+      tokensPerWindow: config.rateLimit.limit,
+      windowMs: config.rateLimit.windowMs,
+      longestSessionSeconds: longestSession(Object.values(profiles).map((spec) => spec.maxSessionSeconds), config.maxSessionSeconds),
+      maxSessions: config.maxSessions,
+    },
     demoUserToken: demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined,
     close: async () => {
       await store?.close();
     },
   };
 }
+

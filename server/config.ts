@@ -23,6 +23,8 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** TOLLGATE_RATE_LIMIT: tokens per user per window, like `10/1h` (the default). */
   rateLimit: { limit: number; windowMs: number };
+  /** TOLLGATE_MAX_SESSIONS: session leases (live or pending sessions) per user at a time; unset means unlimited. */
+  maxSessions: number | undefined;
   /** TOLLGATE_MAX_SESSION_SECONDS: the longest session, sent to providers that can enforce it. */
   maxSessionSeconds: number | undefined;
   /**
@@ -66,6 +68,7 @@ export function readConfig(env: Env): ServerConfig {
     },
     corsOrigins: readOrigins(env.TOLLGATE_CORS_ORIGINS),
     rateLimit: readRateLimit(nonEmpty(env.TOLLGATE_RATE_LIMIT) ?? "10/1h"),
+    maxSessions: readCount("TOLLGATE_MAX_SESSIONS", env.TOLLGATE_MAX_SESSIONS),
     maxSessionSeconds: readSeconds("TOLLGATE_MAX_SESSION_SECONDS", env.TOLLGATE_MAX_SESSION_SECONDS),
     store: readStore(nonEmpty(env.TOLLGATE_STORE) ?? "memory", nonEmpty(env.TOLLGATE_STORE_PREFIX) ?? "tollgate"),
     env,
@@ -120,4 +123,12 @@ function readSeconds(variable: string, value: string | undefined): number | unde
   const seconds = Number(text);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86_400) throw new ConfigError(`${variable} must be a whole number of seconds from 1 to 86400, not "${text}"`);
   return seconds;
+}
+
+function readCount(variable: string, value: string | undefined): number | undefined {
+  const text = nonEmpty(value);
+  if (text === undefined) return undefined;
+  const count = Number(text);
+  if (!Number.isSafeInteger(count) || count < 1) throw new ConfigError(`${variable} must be a whole number, at least 1, not "${text}"`);
+  return count;
 }

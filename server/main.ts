@@ -1,5 +1,6 @@
 import process from "node:process";
 import { createServerApp, TOKEN_PATH } from "./app.ts";
+import { worstCaseLine } from "./cost.ts";
 import { ConfigError, readConfig } from "./config.ts";
 import { listen } from "./listen.ts";
 import { startTelemetry } from "./otel.ts";
@@ -30,6 +31,7 @@ async function main() {
       `  curl -s -X POST ${origin}${TOKEN_PATH} -H "Authorization: Bearer ${app.demoUserToken}" -H "Content-Type: application/json" -d '{"profile":"${first}"}'`,
     );
   }
+  banner.push(`tollgate: ${worstCaseLine(app.worstCase)}`);
   if (config.corsOrigins.length > 0) banner.push(`tollgate: CORS allowed for ${config.corsOrigins.join(", ")}`);
   if (telemetry.mode !== "off") banner.push(`tollgate: OpenTelemetry ${telemetry.summary}${telemetry.prometheusText ? ` (Prometheus at ${origin}/metrics)` : ""}`);
   console.log(banner.join("\n"));
@@ -56,3 +58,4 @@ function isAddressInUse(error: unknown): boolean {
   const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
   return code === "EADDRINUSE" || name === "AddrInUse";
 }
+

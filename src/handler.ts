@@ -11,6 +11,7 @@ import { consoleLogger, type Logger } from "./log.ts";
 import { profilesFrom, type PersonaResolver, type ProfileResolver, type ProfileSpec } from "./profiles.ts";
 import type { ConfigInputOf, Provider, User } from "./provider.ts";
 import type { StoreFailurePolicy } from "./rate-limit/index.ts";
+import { checkSessionOptions, type SessionOptions } from "./sessions/leases.ts";
 import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
 import { routeTracer } from "./telemetry/route-span.ts";
@@ -22,8 +23,8 @@ import { readTokenRequest, readUsageReport } from "./wire.ts";
  * the pipeline below, top to bottom:
  *
  *   CORS preflight -> method (405) -> authenticate (401) -> authorize (403) -> body: JSON (415),
- *   size (413), schema (400) -> profile (400) -> rate limits (429) -> issuer: cache, single-flight,
- *   provider with retries -> 200 { token, expiresAt, provider, profile, ...extra }
+ *   size (413), schema (400) -> profile (400) -> rate limits (429) -> issuer: cache, session lease
+ *   (429 session_limit), single-flight, provider with retries -> 200 { token, expiresAt, ... }
  *
  * and the usage route: authenticate -> body -> the token's record (404, 403) -> 204. Anything that
  * goes wrong is a problem+json answer.
@@ -83,6 +84,12 @@ export interface TokenHandlerOptions<U extends User = User, P extends Record<str
    */
   usageRateLimit?: string | false;
   /**
+   * Session leases: `{ maxPerUser }` fresh tokens per user that may still become, or are, sessions,
+   * counted on `store` when it can hold leases (so across every server sharing it), otherwise in
+   * this process. Over the limit: 429 `session_limit`. Default: none. See docs/cost.md.
+   */
+  sessions?: SessionOptions;
+  /**
    * When a shared store fails: `closed` answers 503 (the default), `open` lets requests through
    * without rate limits, `memory` carries on with stores in this process until the shared one is
    * back. The token cache cannot run open (it must know who owns a token), so there `open` means
@@ -126,6 +133,8 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 64) throw new OptionError("maxBodyBytes", "must be a whole number of bytes, at least 64");
 
   const profiles = profilesFrom<U>(options as Parameters<typeof profilesFrom<U>>[0]);
+  const sessions = options.sessions === undefined ? undefined : checkSessionOptions(options.sessions);
+  if (sessions && options.issuer) throw new OptionError("sessions", "belongs to the issuer when one is given: pass it to createTokenIssuer");
   const logger = options.logger ?? consoleLogger;
   const redact = (text: string) => profiles.providers.reduce((redacted, provider) => provider.redact(redacted), text);
   const emit = eventEmitter([telemetryListener(options), options.onEvent]);
@@ -137,6 +146,8 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
       store: options.store,
       reuse: options.reuse,
       maxSessionSeconds: options.maxSessionSeconds,
+      sessions,
+      profileNames: profiles.names,
       onStoreError: (options.onStoreError ?? "closed") === "closed" ? "closed" : "memory",
       onStoreFailure: logStoreFailure("token store failed"),
       events: emit,
@@ -171,10 +182,15 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
     context.provider = profile.provider.name;
     context.profile = profile.name;
 
-    const limits = await checkRateLimits(limiter, { user, request, profile: profile.name, provider: profile.provider.name }, context, emit, options.rateLimitFieldsOnSuccess ?? false);
+    const admitted = checkRateLimits(limiter, { user, request, profile: profile.name, provider: profile.provider.name }, context, emit, options.rateLimitFieldsOnSuccess ?? false);
+    // Started together, so that on a shared store the limits' decision and the cache read go out in
+    // one round trip; the issuer hands out or mints nothing before the limits admit the request.
+    const issuing = issuer.issue({ profile, userId: user.id, clientId: body.clientId, signal: request.signal, admitted });
+    issuing.catch(() => {});
+    const limits = await admitted;
     let issued: IssuedToken;
     try {
-      issued = await issuer.issue({ profile, userId: user.id, clientId: body.clientId, signal: request.signal });
+      issued = await issuing;
     } catch (error) {
       // A mint that failed upstream handed out nothing, so it does not count against the user.
       if (limits && error instanceof TollgateError && error.code.startsWith("upstream_")) await limits.check.refund();

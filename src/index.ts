@@ -70,3 +70,4 @@ export {
   type RateLimitStore,
 } from "./rate-limit/index.ts";
 export { telemetryListener, withServerSpan, INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, ATTR, type TelemetryOptions, type ServerSpanOptions } from "./telemetry/index.ts";
+export { memoryLeaseStore, type LeaseStore, type LeaseDecision, type FlightLockStore, type MemoryLeaseStoreOptions, type SessionOptions } from "./sessions/index.ts";

@@ -2,17 +2,23 @@
  * The life of a token, as one list that the pipeline emits and everything else reads: telemetry,
  * logs and the app's own `onEvent` hook.
  *
- *   requested -> denied | rate_limited | cache_hit | minting -> retried* -> minted -> issued
+ *   requested -> denied | rate_limited | cache_hit | session_limited | lease_taken -> minting
+ *             -> retried* -> minted -> issued
  *             -> started (the client started its session) -> ended (with the session's duration)
  *                | session_failed (the provider refused the token when the session started)
  *   failed when a request ends without a token; evicted when a cached token is started, failed or
- *   near its expiry.
+ *   near its expiry. A lease is released (`lease_released`) when its mint fails or its session
+ *   ends or fails, and lapses (`lease_lapsed`) when its token expired unstarted or its session
+ *   passed the maximum length. `flight_waited`: a request waited for another server's mint.
  */
 export const LIFECYCLE_EVENTS = [
   "requested",
   "denied",
   "rate_limited",
   "cache_hit",
+  "session_limited",
+  "lease_taken",
+  "flight_waited",
   "minting",
   "retried",
   "minted",
@@ -22,6 +28,8 @@ export const LIFECYCLE_EVENTS = [
   "session_failed",
   "evicted",
   "failed",
+  "lease_released",
+  "lease_lapsed",
 ] as const;
 
 export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
@@ -50,11 +58,11 @@ export interface LifecycleEvent {
   errorType?: string;
   /** The HTTP status answered (`denied`, `rate_limited`, `failed`). */
   status?: number;
-  /** Upstream mint time (`minted`) or the session's length (`ended`). */
+  /** Upstream mint time (`minted`), the session's length (`ended`), or the wait for another server's mint (`flight_waited`). */
   durationMs?: number;
   /** Whether the token came from the reuse cache (`issued`). */
   cacheHit?: boolean;
-  /** Why a token left the cache (`evicted`): `started` or `failed`. */
+  /** Why a token left the cache (`evicted`: `started`, `failed`, `ended`) or a lease ended (`lease_released`: `ended`, `failed`, `mint_failed`). */
   reason?: string;
   /** The limit that refused the request (`rate_limited`). */
   limit?: string;

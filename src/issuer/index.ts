@@ -3,13 +3,17 @@ import { TollgateError } from "../errors.ts";
 import { eventEmitter, type EventEmitter, type EventListener, type LifecycleEvent } from "../lifecycle.ts";
 import type { Profile } from "../profiles.ts";
 import { defaultReuseMargin, tokenUseOf, type Provider, type TokenExtra } from "../provider.ts";
+import { sessionLeases, type SessionLeases, type SessionOptions } from "../sessions/leases.ts";
+import { isFlightLockStore, type FlightLockStore } from "../sessions/types.ts";
 import { withFailurePolicy, type CacheFailurePolicy } from "../store/failure-policy.ts";
 import { memoryCache } from "../store/memory-cache.ts";
 import type { CacheStore } from "../store/types.ts";
 import { claimedExpiry } from "../token-claims.ts";
 import { activeSpanReference, linkActiveSpanTo } from "../telemetry/links.ts";
 import { telemetryListener } from "../telemetry/listener.ts";
-import { tollgateTracer, type TelemetryOptions } from "../telemetry/scope.ts";
+import { observeActiveLeases } from "../telemetry/metrics.ts";
+import { tollgateMeter, tollgateTracer, type TelemetryOptions } from "../telemetry/scope.ts";
+import { fleetFlight } from "./fleet-flight.ts";
 import { recordKey, requestKeys, type RequestKeys } from "./keys.ts";
 import { recordTtlMs, type ReusableToken, type TokenRecord } from "./records.ts";
 import { SingleFlight } from "./single-flight.ts";
@@ -19,8 +23,9 @@ import { minterFor, type Minter } from "./upstream.ts";
  * The issuer: given a profile and a user, a token. No HTTP here, so server actions and RPC can use
  * it directly. It hands a token out again while its use allows (a single-use token until its
  * session is reported started; a reusable one until its reuse margin), makes one upstream call for
- * many concurrent identical requests, and keeps a record of every token so that its client's
- * reports can be checked and counted.
+ * many concurrent identical requests (across the fleet, when the store holds locks), and keeps a
+ * record of every token so that its client's reports can be checked and counted. With `sessions`,
+ * a fresh token takes one of the user's session leases first (src/sessions/).
  */
 
 export interface TokenIssuerOptions extends TelemetryOptions {
@@ -44,6 +49,13 @@ export interface TokenIssuerOptions extends TelemetryOptions {
    * long past its expiry, so that a session which outlives its token can still be ended. Default an hour.
    */
   maxSessionSeconds?: number;
+  /**
+   * Session leases: at most `maxPerUser` fresh tokens per user that may still become, or are,
+   * sessions; held on `store` when it can hold leases, otherwise in this process. Default: none.
+   */
+  sessions?: SessionOptions;
+  /** The profiles whose live leases the `tollgate.sessions.leased` gauge reports (it adds every profile it issues for). */
+  profileNames?: readonly string[];
   onEvent?: EventListener;
   /** The emitter to use, so that a handler and its issuer emit through one. Default: the issuer's own. */
   events?: EventEmitter;
@@ -56,6 +68,12 @@ export interface IssueRequest {
   /** The browser tab asking: two tabs of one user never share a token. */
   clientId?: string;
   signal?: AbortSignal;
+  /**
+   * Settles when the request may have a token (its rate limits passed). The cache is read in the
+   * meantime, so that on a shared store the two go out together, in one round trip; nothing is
+   * handed out or minted before it resolves, and when it rejects, so does the issue.
+   */
+  admitted?: Promise<unknown>;
 }
 
 export interface IssuedToken {
@@ -98,6 +116,27 @@ export interface TokenIssuer {
 }
 
 const DEFAULT_MAX_SESSION_SECONDS = 3600;
+/** A fleet lock outlives the upstream call's deadline by this much, so its holder keeps it while it still works. */
+const LOCK_MARGIN_MS = 3_000;
+
+/**
+ * A lock store's failures answer as the cache's do: 503 when `closed`; when `memory`, the lock
+ * counts as taken, so each server mints for itself until the store is back.
+ */
+function withLockFailurePolicy(locks: FlightLockStore, policy: CacheFailurePolicy, onFailure: (error: unknown) => void = () => {}): FlightLockStore {
+  return {
+    async acquireLock(key, holder, ttlMs) {
+      try {
+        return await locks.acquireLock(key, holder, ttlMs);
+      } catch (error) {
+        onFailure(error);
+        if (policy === "memory") return { taken: true, holder };
+        throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });
+      }
+    },
+    releaseLock: (key, holder) => locks.releaseLock(key, holder).catch(onFailure),
+  };
+}
 
 export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer {
   // The embedded cache cannot fail, so it needs no failure policy around it.
@@ -108,6 +147,14 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   const tracer = tollgateTracer(options.tracerProvider);
   const minters = new WeakMap<Provider<unknown, unknown>, Minter>();
   const flights = new SingleFlight<IssuedToken>();
+  const storePolicy = options.onStoreError ?? "closed";
+  const leases: SessionLeases | undefined = options.sessions
+    ? sessionLeases({ sessions: options.sessions, store: options.store, onStoreError: storePolicy, onStoreFailure: options.onStoreFailure, emit })
+    : undefined;
+  // Only a shared store needs a lock: in one process, the single-flight above is the whole fleet.
+  const fleet = isFlightLockStore(options.store) ? fleetFlight({ locks: withLockFailurePolicy(options.store, storePolicy, options.onStoreFailure), outcomes: store }) : undefined;
+  const leasedProfiles = new Set(options.profileNames ?? []);
+  if (leases) observeActiveLeases(tollgateMeter(options.meterProvider), () => leases.active([...leasedProfiles]));
 
   function minterOf(provider: Provider<unknown, unknown>): Minter {
     let minter = minters.get(provider);
@@ -127,23 +174,63 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     const { profile } = request;
     const keys = await requestKeys(profile, request.userId, request.clientId);
     const context: Partial<LifecycleEvent> = { provider: profile.provider.name, profile: profile.name, user: keys.user };
+    if (leases) leasedProfiles.add(profile.name);
 
     if (reuse !== false) {
-      const cached = await store.get<ReusableToken & { reuseUntil: number }>(keys.reuseKey);
-      if (cached && cached.reuseUntil > Date.now()) {
-        // Asked first: the token's fingerprint is worked out only for an event that someone hears.
-        if (emit.heard()) emit("cache_hit", context, { token: await fingerprint(cached.token) });
-        return { token: cached.token, expiresAt: cached.expiresAt, extra: cached.extra, provider: profile.provider.name, profile: profile.name, cacheHit: true };
+      const lookup = store.get<ReusableToken & { reuseUntil: number }>(keys.reuseKey);
+      if (request.admitted) {
+        // A refusal is the answer even when the read failed, so the read's failure waits for it.
+        lookup.catch(() => {});
+        await request.admitted;
       }
+      const hit = cachedAnswer(await lookup, profile);
+      if (hit) {
+        // Asked first: the token's fingerprint is worked out only for an event that someone hears.
+        if (emit.heard()) emit("cache_hit", context, { token: await fingerprint(hit.token) });
+        return hit;
+      }
+    } else if (request.admitted) {
+      await request.admitted;
     }
-    return flights.run(keys.reuseKey, (signal) => mintAndRemember(request, keys, context, signal), request.signal);
+    return flights.run(keys.reuseKey, (signal) => mintOnce(request, keys, context, signal), request.signal);
+  }
+
+  function cachedAnswer(cached: (ReusableToken & { reuseUntil: number }) | undefined, profile: Profile): IssuedToken | undefined {
+    if (!cached || !(cached.reuseUntil > Date.now())) return undefined;
+    return { token: cached.token, expiresAt: cached.expiresAt, extra: cached.extra, provider: profile.provider.name, profile: profile.name, cacheHit: true };
+  }
+
+  /** This process's one mint for the key, made by whichever server of the fleet takes the key's lock. */
+  function mintOnce(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
+    const upstream = request.profile.provider.upstream;
+    // A local signer makes no upstream call, so there is nothing to save by waiting for another server.
+    if (!fleet || !upstream) return mintAndRemember(request, keys, context, signal);
+    const lockTtlMs = upstream.retry.deadlineMs + LOCK_MARGIN_MS;
+    return fleet({
+      key: keys.reuseKey,
+      lockTtlMs,
+      // Long enough for one takeover after a holder died, and the mint of the server that takes over.
+      waitMs: 2 * lockTtlMs,
+      mint: () => mintAndRemember(request, keys, context, signal),
+      recheck: async () => (reuse === false ? undefined : cachedAnswer(await store.get(keys.reuseKey), request.profile)),
+      onWaited: (waitedMs) => emit("flight_waited", context, { durationMs: waitedMs }),
+      signal,
+    });
   }
 
   async function mintAndRemember(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
     const { profile } = request;
     const provider = profile.provider;
+    // Before the upstream call, so that a user over the limit costs none.
+    const lease = leases ? await leases.take(keys.owner, profile.name, context) : undefined;
     const startedAt = Date.now();
-    const minted = await minterOf(provider)(profile.config, { signal, user: { id: request.userId }, maxSessionSeconds: profile.maxSessionSeconds }, context);
+    let minted: Awaited<ReturnType<Minter>>;
+    try {
+      minted = await minterOf(provider)(profile.config, { signal, user: { id: request.userId }, maxSessionSeconds: profile.maxSessionSeconds }, context);
+    } catch (error) {
+      if (lease) await leases!.release(keys.owner, lease, profile.name, context, "mint_failed").catch(() => {});
+      throw error;
+    }
     emit("minted", context, { token: await fingerprint(minted.token), durationMs: Date.now() - startedAt });
 
     const now = Date.now();
@@ -157,10 +244,15 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       expiresAt: minted.expiresAt,
       maxSessionMs: profile.maxSessionSeconds !== undefined ? profile.maxSessionSeconds * 1000 : defaultMaxSessionMs,
       mintedBy: activeSpanReference(),
+      ...(lease ? { lease } : {}),
     };
     // The record first, with its reuse entry linked to it, so that no store ever holds a reuse entry
     // for a token whose record is gone: its reports would be refused and a used token handed out again.
-    await store.set(await recordKey(minted.token), record, recordTtlMs(record, now), keys.reuseKey);
+    // Meanwhile the lease is set to lapse when the token expires unstarted.
+    await Promise.all([
+      store.set(await recordKey(minted.token), record, recordTtlMs(record, now), keys.reuseKey),
+      lease ? leases!.minted(keys.owner, lease, profile.name, minted.expiresAt) : undefined,
+    ]);
     if (reuse !== false) {
       const reuseUntil = minted.expiresAt - reuseMarginOf(provider, minted.expiresAt - startedAt);
       if (reuseUntil > now) {
@@ -203,12 +295,19 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     }
     if (changes.length === 0) return;
 
-    // A single-use token that started, and any token that failed, is never handed out again.
-    const evict = (next.started && !record.started && record.tokenUse === "single-use") || (next.failed && !record.failed);
-    if (evict) await store.delete(record.reuseKey);
+    // A single-use token that started, and any token that failed, is never handed out again; nor,
+    // with leases, a token whose session ended: handed out again, it would hold no lease.
+    const endsLease = record.lease !== undefined && ((next.ended && !record.ended) || (next.failed && !record.failed));
+    const evictFor = next.failed && !record.failed ? "failed" : next.started && !record.started && record.tokenUse === "single-use" ? "started" : endsLease ? "ended" : undefined;
+    if (evictFor) await store.delete(record.reuseKey);
     await store.set(key, next, recordTtlMs(next, Date.now()), record.reuseKey);
-    if (evict) emit("evicted", fields, { reason: next.failed ? "failed" : "started" });
+    if (evictFor) emit("evicted", fields, { reason: evictFor });
     for (const change of changes) change();
+    if (leases && record.lease !== undefined) {
+      // A session that started may run for its maximum length from now; an end frees its slot at once.
+      if (endsLease) await leases.release(record.owner, record.lease, record.profile, fields, next.failed ? "failed" : "ended");
+      else if (next.started && !record.started) await leases.started(record.owner, record.lease, record.profile, record.maxSessionMs, fields);
+    }
   }
 
   async function inspectToken(token: string): Promise<TokenInspection> {

@@ -22,6 +22,8 @@ export interface TokenRecord {
   failed?: boolean;
   /** The provider's id of the session it started, as the client reported it. */
   sessionId?: string;
+  /** The id of the session lease it holds, when the issuer has leases. */
+  lease?: string;
   /** The span that minted it, so that the spans of its reports can link back to it. */
   mintedBy?: SpanReference;
 }

@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, Meter, ObservableGauge, UpDownCounter } from "@opentelemetry/api";
 import type { LifecycleEvent } from "../lifecycle.ts";
 import { ATTR, safeName } from "./attributes.ts";
 
@@ -22,7 +22,16 @@ export interface TokenMetrics {
   sessionDuration: Histogram;
   evictions: Counter;
   failures: Counter;
+  sessionLimitRefusals: Counter;
+  leases: Counter;
+  flightWaits: Histogram;
 }
+
+/** What a lease went through, on `tollgate.session.leases`: `taken`, `released` or `lapsed`. */
+export const LEASE_EVENT_ATTRIBUTE = "tollgate.lease.event";
+
+/** Waits for another server's mint: a round trip or two, up to the upstream's own latency. */
+const FLIGHT_WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** Bucket edges for an upstream call, as the HTTP semantic conventions recommend for durations. */
 const MINT_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -65,6 +74,13 @@ function createTokenMetrics(meter: Meter): TokenMetrics {
     }),
     evictions: meter.createCounter("tollgate.cache.evictions", { unit: "{token}", description: "Tokens removed from the reuse cache, by reason." }),
     failures: meter.createCounter("tollgate.token.failures", { unit: "{request}", description: "Requests that ended without a token for a reason other than a denial or a rate limit, by error.type." }),
+    sessionLimitRefusals: meter.createCounter("tollgate.sessions.limited", { unit: "{request}", description: "Token requests refused because the user held as many session leases as allowed." }),
+    leases: meter.createCounter("tollgate.session.leases", { unit: "{lease}", description: "Session leases taken, released and lapsed, by tollgate.lease.event." }),
+    flightWaits: meter.createHistogram("tollgate.flight.wait.duration", {
+      unit: "s",
+      description: "Time a request waited for the token another server was minting for the same key.",
+      advice: { explicitBucketBoundaries: FLIGHT_WAIT_BUCKETS },
+    }),
   };
 }
 
@@ -123,5 +139,44 @@ export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent)
       return metrics.evictions.add(1, { ...labels, [ATTR.evictionReason]: safeName(event.reason) ?? "unknown" });
     case "failed":
       return metrics.failures.add(1, failureLabels(labels, event));
+    case "session_limited":
+      return metrics.sessionLimitRefusals.add(1, labels);
+    case "lease_taken":
+      return metrics.leases.add(1, { ...labels, [LEASE_EVENT_ATTRIBUTE]: "taken" });
+    case "lease_released":
+      return metrics.leases.add(1, { ...labels, [LEASE_EVENT_ATTRIBUTE]: "released" });
+    case "lease_lapsed":
+      return metrics.leases.add(1, { ...labels, [LEASE_EVENT_ATTRIBUTE]: "lapsed" });
+    case "flight_waited":
+      if (event.durationMs !== undefined) metrics.flightWaits.record(event.durationMs / 1000, labels);
+      return;
   }
+}
+
+// One gauge per meter, however many issuers read leases through it.
+const leaseGauges = new WeakMap<Meter, { gauge: ObservableGauge; readers: Set<() => Promise<Record<string, number>>> }>();
+
+/**
+ * `tollgate.sessions.leased`: the live session leases per profile, read from the lease store at
+ * each collection, so every server sharing a store reports the same figure. Returns a function
+ * that stops reading through `read`.
+ */
+export function observeActiveLeases(meter: Meter, read: () => Promise<Record<string, number>>): () => void {
+  let entry = leaseGauges.get(meter);
+  if (!entry) {
+    const gauge = meter.createObservableGauge("tollgate.sessions.leased", { unit: "{lease}", description: "Live session leases per profile, as the shared store holds them for every server." });
+    const readers = new Set<() => Promise<Record<string, number>>>();
+    gauge.addCallback(async (result) => {
+      for (const reader of readers) {
+        // A store that cannot answer now leaves this collection without a point, not with a wrong one.
+        const counts = await reader().catch(() => undefined);
+        for (const [profile, count] of Object.entries(counts ?? {})) result.observe(count, { [ATTR.profile]: safeName(profile) });
+      }
+    });
+    entry = { gauge, readers };
+    leaseGauges.set(meter, entry);
+  }
+  entry.readers.add(read);
+  const readers = entry.readers;
+  return () => readers.delete(read);
 }
