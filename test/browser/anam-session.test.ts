@@ -118,7 +118,7 @@ afterAll(async () => {
 });
 
 describe("an Anam session in Chromium, through tollgate/client and the real SDK", () => {
-  let first: { token: string; durationMs: number };
+  let first: { token: string; durationMs: number; sessionId: string };
 
   it("fetches a token cross-origin, redeems it once, reports started and ended, and the metrics show the session with its duration", async () => {
     const before = await metrics();
@@ -163,7 +163,7 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
     expect(sample(after, "tollgate_tokens_used_total") - sample(before, "tollgate_tokens_used_total")).toBe(1);
     expect(sample(after, "tollgate_session_duration_count") - sample(before, "tollgate_session_duration_count")).toBe(1);
     expect(sample(after, "tollgate_session_duration_sum") - sample(before, "tollgate_session_duration_sum")).toBeCloseTo(durationMs / 1000, 6);
-    first = { token: live.token!, durationMs };
+    first = { token: live.token!, durationMs, sessionId: live.sessionId! };
     await page.close();
   });
 
@@ -186,6 +186,8 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
     // Another trace: the session's end is a request of its own, joined to the token's birth by the link.
     expect(spans.usage.traceId).not.toBe(minting!.traceId);
     expect(spans.usage.links).toContainEqual({ traceId: minting!.traceId, spanId: minting!.spanId });
+    // The provider's session id, as the page reported it, names the session on the span.
+    expect(spans.usage.attributes["tollgate.session.id"]).toBe(first.sessionId);
   });
 
   it("gives a second tab its own token, and a reloaded tab its own unused one back", async () => {
@@ -278,6 +280,7 @@ interface ExportedSpan {
   traceId: string;
   spanId: string;
   name: string;
+  attributes: Record<string, unknown>;
   events: { name: string; attributes: Record<string, unknown> }[];
   links: { traceId: string; spanId: string }[];
 }
@@ -300,6 +303,7 @@ function exportedSpans(otlp: OtlpReceiver): ExportedSpan[] {
       traceId: span.traceId,
       spanId: span.spanId,
       name: span.name,
+      attributes: Object.fromEntries((span.attributes ?? []).map((attribute: any) => [attribute.key, value(attribute)])),
       events: (span.events ?? []).map((event: any) => ({ name: event.name, attributes: Object.fromEntries((event.attributes ?? []).map((attribute: any) => [attribute.key, value(attribute)])) })),
       links: (span.links ?? []).map((link: any) => ({ traceId: link.traceId, spanId: link.spanId })),
     }));
