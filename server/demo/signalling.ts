@@ -5,9 +5,8 @@ import type { AddressInfo } from "node:net";
  * SDK opens `ws://{engineHost}{signallingEndpoint}?session_id=...` after it redeems its token, sends
  * its WebRTC offer there, and emits `SESSION_READY` when the socket sends `sessionready`. No media
  * flow: the SDK reaches SESSION_READY on the signalling message alone (StreamingClient's signal
- * handler), so no WebRTC answer is sent. Built on the `ws` package, which runs on Node and Bun;
- * Deno's Node compatibility does not serve `ws` upgrades, so there the demo reports that sessions
- * cannot start.
+ * handler), so no WebRTC answer is sent. Built on the `ws` package, which serves on Node, Bun
+ * and Deno alike; where it cannot start, the demo's session start answers 503 and says why.
  */
 export interface SignallingServer {
   /** `host:port`, as `engineHost` names it. */
