@@ -27,7 +27,7 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     platform: "browser",
     target: "es2022",
     write: false,
-    external: ["@anam-ai/js-sdk", "livekit-client"],
+    external: ["@anam-ai/js-sdk"],
     logLevel: "silent",
   });
   const code = result.outputFiles[0]!.contents;
