@@ -37,8 +37,11 @@ export const personas = {
 /** Each user may mint 10 tokens an hour (the default, spelled out); the 11th is a 429. */
 const rateLimit = { limits: [{ name: "user", limit: 10, windowMs: 60 * 60 * 1000 }] };
 
+/** The origin that serves examples/pages/ (`PAGE_ORIGIN`), allowed to call from the browser. */
+const cors = { origins: [process.env.PAGE_ORIGIN ?? "http://localhost:5173"] };
+
 /** The options every example passes to `createTokenHandler` (the Hono one leaves out `authenticate`). */
-export const tokenOptions = { provider: provider(), authenticate, personas, rateLimit } satisfies TokenHandlerOptions;
+export const tokenOptions = { provider: provider(), authenticate, personas, rateLimit, cors } satisfies TokenHandlerOptions;
 
 export function listening(where: string) {
   console.log(`Listening on http://localhost:${port} (${where}). Try:`);

@@ -1,9 +1,11 @@
-import { TollgateError, consoleLogger, createTokenHandler, problemResponse, withServerSpan, type Logger } from "../src/index.ts";
+import { TollgateError, consoleLogger, createTokenHandler, problemResponse, withServerSpan, type Logger, type ProfileSpec } from "../src/index.ts";
+import type { Emulator } from "../src/providers/emulator.ts";
 import { redisStore } from "../adapters/redis.ts";
 import { serverAuthenticator, signUserToken } from "./auth.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
 import { longestSession, type WorstCase } from "./cost.ts";
 import { loadProfiles } from "./profiles.ts";
+import { createDemo, DEMO_PATH, type Demo } from "./demo/index.ts";
 
 /**
  * The standalone server as one fetch handler: the token routes, a health check, and 404 for the
@@ -18,6 +20,8 @@ export interface ServerApp {
   demoUserToken: string | undefined;
   /** What one user can spend at most, whatever their client reports: for the start-up banner. */
   worstCase: WorstCase;
+  /** Where the demo page is served (on emulators alone, with an Anam profile), or undefined. */
+  demoPath: string | undefined;
   /** Lets go of the store's connection, if it has one. */
   close(): Promise<void>;
 }
@@ -43,6 +47,9 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
   const demoSecret = signIn ? undefined : `${crypto.randomUUID()}${crypto.randomUUID()}`;
   const auth = demoSecret ? { ...config.auth, jwtSecrets: [demoSecret] } : config.auth;
 
+  const demoUserToken = demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined;
+  const demo = onlyEmulators ? await demoFor(profiles, providers, demoUserToken) : undefined;
+
   // With a shared store, the token cache and the rate limits both live there, so every copy of the
   // server reuses the same tokens and counts against the same limits.
   const store = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
@@ -56,6 +63,7 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     sessions: config.maxSessions !== undefined ? { maxPerUser: config.maxSessions } : undefined,
     rateLimit: { limits: [{ name: "user", limit: config.rateLimit.limit, windowMs: config.rateLimit.windowMs }] },
     cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins } : undefined,
+    onEvent: demo?.onEvent,
   });
 
   async function route(request: Request): Promise<Response> {
@@ -74,6 +82,7 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
   const prometheusText = options.prometheusText;
   async function serve(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
+    if (demo && (pathname === DEMO_PATH || pathname.startsWith(`${DEMO_PATH}/`))) return demo.fetch(request);
     if (prometheusText && pathname === METRICS_PATH) {
       if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
       return new Response(await prometheusText(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" } });
@@ -93,10 +102,18 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
       longestSessionSeconds: longestSession(Object.values(profiles).map((spec) => spec.maxSessionSeconds), config.maxSessionSeconds),
       maxSessions: config.maxSessions,
     },
-    demoUserToken: demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined,
+    demoUserToken,
+    demoPath: demo ? `${DEMO_PATH}/` : undefined,
     close: async () => {
-      await store?.close();
+      await Promise.all([store?.close(), demo?.close()]);
     },
   };
 }
 
+/** The demo, when an Anam profile runs on the emulator: its page starts sessions with the real Anam SDK. */
+async function demoFor(profiles: Record<string, ProfileSpec>, providers: Awaited<ReturnType<typeof loadProfiles>>["providers"], userToken: string | undefined): Promise<Demo | undefined> {
+  const emulator = (providers.anam?.provider as { emulator?: Emulator } | undefined)?.emulator;
+  if (!emulator) return undefined;
+  const anamProfiles = Object.entries(profiles).filter(([, spec]) => (typeof spec.provider === "string" ? spec.provider : spec.provider.name) === "anam").map(([name]) => name);
+  return createDemo({ anam: emulator, profiles: anamProfiles, userToken, tokenPath: TOKEN_PATH });
+}

@@ -32,6 +32,7 @@ async function main() {
     );
   }
   banner.push(`tollgate: ${worstCaseLine(app.worstCase)}`);
+  if (app.demoPath) banner.push(`tollgate: demo page (an Anam session through tollgate/client) at ${origin}${app.demoPath}`);
   if (config.corsOrigins.length > 0) banner.push(`tollgate: CORS allowed for ${config.corsOrigins.join(", ")}`);
   if (telemetry.mode !== "off") banner.push(`tollgate: OpenTelemetry ${telemetry.summary}${telemetry.prometheusText ? ` (Prometheus at ${origin}/metrics)` : ""}`);
   console.log(banner.join("\n"));

@@ -9,7 +9,7 @@ import { withFailurePolicy, type CacheFailurePolicy } from "../store/failure-pol
 import { memoryCache } from "../store/memory-cache.ts";
 import type { CacheStore } from "../store/types.ts";
 import { claimedExpiry } from "../token-claims.ts";
-import { activeSpanReference, linkActiveSpanTo } from "../telemetry/links.ts";
+import { activeSpanReference, linkActiveSpanTo, sessionOnActiveSpan } from "../telemetry/links.ts";
 import { telemetryListener } from "../telemetry/listener.ts";
 import { observeActiveLeases } from "../telemetry/metrics.ts";
 import { tollgateMeter, tollgateTracer, type TelemetryOptions } from "../telemetry/scope.ts";
@@ -269,6 +269,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     if (!record) throw new TollgateError("token_not_found");
     if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
     linkActiveSpanTo(record.mintedBy);
+    sessionOnActiveSpan(report.sessionId ?? record.sessionId);
     const fields: Partial<LifecycleEvent> = { provider: record.provider, profile: record.profile, user: shortTag(record.owner), token: await fingerprint(report.token) };
 
     // Reports are idempotent: each step of a token's life counts once, however often it is told.

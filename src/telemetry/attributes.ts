@@ -19,6 +19,8 @@ export const ATTR = {
   profile: "tollgate.profile",
   cacheHit: "tollgate.cache_hit",
   tokenFingerprint: "tollgate.token.fingerprint",
+  /** The provider's own id of a token's session, as the client reported it (usage spans). */
+  sessionId: "tollgate.session.id",
   attempt: "tollgate.attempt",
   retryDelay: "tollgate.retry.delay",
   duration: "tollgate.duration",

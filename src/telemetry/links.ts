@@ -1,4 +1,5 @@
 import { TraceFlags, trace } from "@opentelemetry/api";
+import { ATTR } from "./attributes.ts";
 
 /** A span, as a token's record keeps it: enough for a later span to link to it. */
 export interface SpanReference {
@@ -23,4 +24,11 @@ export function linkActiveSpanTo(reference: SpanReference | undefined, attribute
   const span = trace.getActiveSpan();
   if (!span?.isRecording()) return;
   span.addLink({ context: { traceId: reference.traceId, spanId: reference.spanId, traceFlags: TraceFlags.SAMPLED }, attributes });
+}
+
+/** The provider's id of the token's session on the active span, so that a trace names the session the provider knows. */
+export function sessionOnActiveSpan(sessionId: string | undefined): void {
+  if (!sessionId) return;
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.setAttribute(ATTR.sessionId, sessionId);
 }

@@ -1,0 +1,355 @@
+/**
+ * tollgate/client: the browser half of a token's life. It asks the token server for a token (with
+ * back-off on 429 and 503), hands it to the provider's SDK, and reports what became of it:
+ * `started`, `ended` with the session's duration, or `failed` when the provider refused the token.
+ * Web-standard APIs only, no dependencies. The SDK hooks (`tollgate/client/anam`, ...) build on
+ * `runSession` below.
+ */
+
+/** The server's answer to `POST .../session-token`: `{ token, expiresAt, provider, profile, ...extra }`. */
+export interface TokenAnswer {
+  token: string;
+  /** ISO 8601. */
+  expiresAt: string;
+  provider: string;
+  profile: string;
+  /** What the provider's client needs besides the token (LiveKit: `serverUrl`; Anam: `sessionToken`). */
+  [extra: string]: unknown;
+}
+
+export interface TollgateClientOptions {
+  /** The token route, `https://tokens.example.com/api/session-token`; the usage route is `<url>/usage`. */
+  url: string | URL;
+  /**
+   * Headers for every request, typically `{ Authorization: "Bearer <the user's token>" }`; called
+   * before each request, so that a refreshed sign-in is picked up. May be async.
+   */
+  headers?: () => HeadersInit | Promise<HeadersInit>;
+  /** `include` to send cookies to a token server on another origin (it must allow credentials). Default `same-origin`. */
+  credentials?: RequestCredentials;
+  /** Attempts for one token, counting the first. Default 4. */
+  maxAttempts?: number;
+  /** The longest wait before another attempt; a `Retry-After` beyond it fails at once. Default 30 s. */
+  maxRetryDelayMs?: number;
+  /** Told of each wait before another attempt, for a "busy, retrying" message. */
+  onRetry?: (info: { attempt: number; delayMs: number; status: number }) => void;
+  /** Where the tab's `clientId` is kept. Default `sessionStorage`, which is per tab. */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
+  /** The `fetch` to use. Default the global one. */
+  fetch?: typeof fetch;
+}
+
+/** The problem `type`s the server answers, by their last part (`urn:tollgate:error:<code>`). */
+export type TollgateErrorCode =
+  | "unauthenticated"
+  | "forbidden"
+  | "invalid_request"
+  | "unknown_profile"
+  | "rate_limited"
+  | "session_limit"
+  | "token_not_found"
+  | "token_not_owned"
+  | "upstream_rejected"
+  | "upstream_invalid_response"
+  | "upstream_unavailable"
+  | "upstream_timeout"
+  | "store_unavailable"
+  | "network"
+  | (string & {});
+
+const PROBLEM_PREFIX = "urn:tollgate:error:";
+
+/** What the token server refused, typed by the problem `type` it answered; `network` when it was not reached. */
+export class TollgateClientError extends Error {
+  /** `rate_limited`, `unauthenticated`, ...: the problem type's last part. */
+  readonly code: TollgateErrorCode;
+  /** The problem `type` as answered, `urn:tollgate:error:<code>`. */
+  readonly type: string;
+  /** The HTTP status; 0 when the server was not reached. */
+  readonly status: number;
+  /** The server's `Retry-After`, in milliseconds, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: string, status: number, detail: string, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(detail, options);
+    this.name = "TollgateClientError";
+    this.code = code;
+    this.type = PROBLEM_PREFIX + code;
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The life of one token's session, as the page reports it. Each report is sent once, whatever calls it how often. */
+export interface SessionReporter {
+  readonly token: TokenAnswer;
+  /** The session is up; `sessionId` is the provider's own id of it. */
+  started(sessionId?: string): void;
+  /** The session is over; the duration is counted from `started`. */
+  ended(reason?: string): void;
+  /** The provider refused the token when the session started. Resolves once the server has evicted it. */
+  failed(reason?: string): Promise<void>;
+}
+
+export interface RunSessionOptions {
+  /** Whether an error thrown by `start` is the provider refusing the token (then: `failed`, and one retry with a fresh token). */
+  isRefusal: (error: unknown) => boolean;
+}
+
+export interface TollgateClient {
+  /** This tab's id, sent with every token request: two tabs never share a single-use token. */
+  readonly clientId: string;
+  /** A token for `profile`: a prefetched one when it is still fresh, otherwise the server's; calls at the same time share one request. */
+  getToken(profile: string): Promise<TokenAnswer>;
+  /** Fetches a token ahead of the click and keeps it fresh (refetched as it nears its expiry) until `getToken` takes it. */
+  prefetch(profile: string): void;
+  /** Reports on `token`'s session, `ended` included when the page goes away. */
+  track(token: TokenAnswer): SessionReporter;
+  /**
+   * Gets a token, starts a session with it through `start`, and reports the start, and the end
+   * when `start`'s session calls `reporter.ended`. When the provider refuses the token, reports
+   * `failed` and tries once more with a fresh token.
+   */
+  runSession<T>(profile: string, start: (token: TokenAnswer, reporter: SessionReporter) => Promise<T>, options: RunSessionOptions): Promise<T>;
+  /** One usage report, as sent by `track`. */
+  report(token: string, event: "started" | "ended" | "failed", fields?: { durationMs?: number; sessionId?: string; reason?: string }, keepalive?: boolean): Promise<void>;
+}
+
+const CLIENT_ID_KEY = "tollgate.clientId";
+const DEFAULT_MAX_ATTEMPTS = 4;
+const DEFAULT_MAX_RETRY_DELAY_MS = 30_000;
+const BASE_RETRY_DELAY_MS = 500;
+
+export function createTollgateClient(options: TollgateClientOptions): TollgateClient {
+  const tokenUrl = String(options.url).replace(/\/+$/, "");
+  const usageUrl = `${tokenUrl}/usage`;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
+  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const clientId = tabClientId(options.storage === undefined ? sessionStorageOrNull() : options.storage);
+
+  /** Requests in flight, by profile: what concurrent `getToken` calls share. */
+  const inFlight = new Map<string, Promise<TokenAnswer>>();
+  /** Prefetched tokens, by profile, each with the timer that refreshes it. */
+  const prefetched = new Map<string, { answer: Promise<TokenAnswer>; refresh?: ReturnType<typeof setTimeout> }>();
+  /** Sessions that started and have not ended: what `pagehide` reports. */
+  const live = new Set<() => void>();
+  /** The headers last resolved: `pagehide` cannot wait for an async getter. */
+  let lastHeaders: HeadersInit = {};
+
+  async function headers(): Promise<Headers> {
+    const own = options.headers ? await options.headers() : {};
+    lastHeaders = own;
+    const all = new Headers(own);
+    all.set("Content-Type", "application/json");
+    return all;
+  }
+
+  async function post(url: string, body: unknown, keepalive = false): Promise<Response> {
+    const init: RequestInit = { method: "POST", body: JSON.stringify(body), credentials: options.credentials ?? "same-origin", keepalive };
+    if (keepalive) {
+      // In `pagehide` nothing may wait: a sync getter's headers, or the last ones resolved.
+      const own = options.headers?.();
+      const sent = new Headers(own && !(own instanceof Promise) ? own : lastHeaders);
+      sent.set("Content-Type", "application/json");
+      return doFetch(url, { ...init, headers: sent });
+    }
+    try {
+      return await doFetch(url, { ...init, headers: await headers() });
+    } catch (error) {
+      throw new TollgateClientError("network", 0, "The token server could not be reached", undefined, { cause: error });
+    }
+  }
+
+  async function requestToken(profile: string): Promise<TokenAnswer> {
+    for (let attempt = 1; ; attempt++) {
+      const response = await post(tokenUrl, { profile, clientId });
+      if (response.ok) return (await response.json()) as TokenAnswer;
+      const error = await problemOf(response);
+      if (response.status !== 429 && response.status !== 503) throw error;
+      const delayMs = error.retryAfterMs ?? backoffMs(attempt);
+      // A wait past the cap is not worth making: the caller hears why at once.
+      if (attempt >= maxAttempts || delayMs > maxRetryDelayMs) throw error;
+      options.onRetry?.({ attempt, delayMs, status: response.status });
+      await sleep(delayMs);
+    }
+  }
+
+  function getToken(profile: string): Promise<TokenAnswer> {
+    const sharing = inFlight.get(profile);
+    if (sharing) return sharing;
+    const kept = prefetched.get(profile);
+    prefetched.delete(profile);
+    if (kept?.refresh) clearTimeout(kept.refresh);
+    const answer = kept ? kept.answer.then((token) => (isFresh(token) ? token : requestToken(profile)), () => requestToken(profile)) : requestToken(profile);
+    const shared = answer.finally(() => {
+      if (inFlight.get(profile) === shared) inFlight.delete(profile);
+    });
+    inFlight.set(profile, shared);
+    return shared;
+  }
+
+  function prefetch(profile: string): void {
+    if (prefetched.has(profile) || inFlight.has(profile)) return;
+    const answer = requestToken(profile);
+    const entry: { answer: Promise<TokenAnswer>; refresh?: ReturnType<typeof setTimeout> } = { answer };
+    prefetched.set(profile, entry);
+    answer.then(
+      (token) => {
+        if (prefetched.get(profile) !== entry) return;
+        // Refetched as it nears its expiry unused, so that a click gets a token the provider still takes.
+        entry.refresh = setTimeout(() => {
+          if (prefetched.get(profile) !== entry) return;
+          prefetched.delete(profile);
+          prefetch(profile);
+        }, Math.max(0, freshUntil(token) - Date.now()));
+      },
+      () => {
+        // A failed prefetch is forgotten; `getToken` asks again and reports the error then.
+        if (prefetched.get(profile) === entry) prefetched.delete(profile);
+      },
+    );
+  }
+
+  async function report(token: string, event: "started" | "ended" | "failed", fields: { durationMs?: number; sessionId?: string; reason?: string } = {}, keepalive = false): Promise<void> {
+    const response = await post(usageUrl, { token, event, ...fields }, keepalive);
+    if (!response.ok) throw await problemOf(response);
+  }
+
+  function track(token: TokenAnswer): SessionReporter {
+    let startedAt: number | undefined;
+    let done = false;
+    const sendEnd = (reason: string | undefined, keepalive: boolean) => {
+      if (done) return;
+      done = true;
+      live.delete(onPageHide);
+      const durationMs = startedAt === undefined ? undefined : Math.max(0, Date.now() - startedAt);
+      report(token.token, "ended", { durationMs, reason: reason?.slice(0, 256) }, keepalive).catch(() => {});
+    };
+    const onPageHide = () => sendEnd("pagehide", true);
+    return {
+      token,
+      started(sessionId) {
+        if (startedAt !== undefined || done) return;
+        startedAt = Date.now();
+        live.add(onPageHide);
+        watchPageHide();
+        report(token.token, "started", { sessionId: sessionId?.slice(0, 256) }).catch(() => {});
+      },
+      ended: (reason) => sendEnd(reason, false),
+      async failed(reason) {
+        if (done) return;
+        done = true;
+        live.delete(onPageHide);
+        await report(token.token, "failed", { reason: reason?.slice(0, 256) }).catch(() => {});
+      },
+    };
+  }
+
+  let watching = false;
+  function watchPageHide() {
+    if (watching || typeof addEventListener !== "function") return;
+    watching = true;
+    // `sendBeacon` cannot carry `Authorization`; a keepalive fetch can, and outlives the page.
+    addEventListener("pagehide", () => {
+      for (const end of [...live]) end();
+    });
+  }
+
+  async function runSession<T>(profile: string, start: (token: TokenAnswer, reporter: SessionReporter) => Promise<T>, runOptions: RunSessionOptions): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const token = await getToken(profile);
+      const reporter = track(token);
+      try {
+        return await start(token, reporter);
+      } catch (error) {
+        if (!runOptions.isRefusal(error)) throw error;
+        // Evicted on the server before the next request, so that the retry gets a fresh token.
+        await reporter.failed(errorReason(error));
+        if (attempt >= 2) throw error;
+      }
+    }
+  }
+
+  return { clientId, getToken, prefetch, track, runSession, report };
+}
+
+/** Whether a token is far enough from its expiry to be handed to a provider. */
+function isFresh(token: TokenAnswer): boolean {
+  return freshUntil(token) > Date.now();
+}
+
+/**
+ * Until when a token may still be handed out: its expiry less a margin that fits its lifetime,
+ * the smaller of 10 minutes and a sixth of what was left when it arrived (as the server's reuse cache does).
+ */
+const received = new WeakMap<TokenAnswer, number>();
+function freshUntil(token: TokenAnswer): number {
+  const expiresAt = Date.parse(token.expiresAt);
+  if (Number.isNaN(expiresAt)) return 0;
+  let arrived = received.get(token);
+  if (arrived === undefined) received.set(token, (arrived = Date.now()));
+  return expiresAt - Math.min(10 * 60_000, Math.max(0, expiresAt - arrived) / 6);
+}
+
+async function problemOf(response: Response): Promise<TollgateClientError> {
+  let body: { type?: unknown; detail?: unknown; title?: unknown } = {};
+  try {
+    body = (await response.json()) as typeof body;
+  } catch {
+    // Not problem+json: a proxy's page, say. The status still types it.
+  }
+  const type = typeof body.type === "string" ? body.type : "";
+  const code = type.startsWith(PROBLEM_PREFIX) ? type.slice(PROBLEM_PREFIX.length) : `http_${response.status}`;
+  const detail = typeof body.detail === "string" ? body.detail : typeof body.title === "string" ? body.title : `The token server answered ${response.status}`;
+  return new TollgateClientError(code, response.status, detail, retryAfterMs(response.headers.get("Retry-After")));
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date, in milliseconds. */
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Capped exponential back-off with full jitter, for answers that name no wait. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(8_000, BASE_RETRY_DELAY_MS * 2 ** (attempt - 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorReason(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return String(typeof code === "string" ? code : typeof message === "string" ? message : "refused").slice(0, 256);
+}
+
+function sessionStorageOrNull(): Storage | null {
+  try {
+    return typeof sessionStorage === "undefined" ? null : sessionStorage;
+  } catch {
+    // Storage blocked (some privacy settings throw on access): the id then lasts as long as the page.
+    return null;
+  }
+}
+
+/** This tab's id: kept in `storage` so that a reload keeps it, made anew for a new tab. */
+function tabClientId(storage: Pick<Storage, "getItem" | "setItem"> | null): string {
+  try {
+    const kept = storage?.getItem(CLIENT_ID_KEY);
+    if (kept && /^[A-Za-z0-9_-]{1,128}$/.test(kept)) return kept;
+  } catch {
+    // As above: an id for this page alone.
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  try {
+    storage?.setItem(CLIENT_ID_KEY, id);
+  } catch {
+    // Quota or privacy mode: the id still serves this page.
+  }
+  return id;
+}
