@@ -30,11 +30,15 @@ import { readTokenRequest, readUsageReport } from "./wire.ts";
  */
 
 /** Profiles typed by their providers, so that a config with a misspelt field fails to compile. */
-export type ProfilesFor<P extends Record<string, Provider<any, any>>> = {
-  [Name in keyof P]: { provider: P[Name]; config: ConfigInputOf<P[Name]>; maxSessionSeconds?: number };
+export type ProfilesFor<P extends Record<string, Provider<any, any> | string>> = {
+  [Name in keyof P]: { provider: P[Name]; config: P[Name] extends Provider<any, any> ? ConfigInputOf<P[Name]> : unknown; maxSessionSeconds?: number };
 };
 
-export interface TokenHandlerOptions<U extends User = User, P extends Record<string, Provider<any, any>> = Record<string, Provider<any, any>>> extends TelemetryOptions {
+export interface TokenHandlerOptions<
+  U extends User = User,
+  P extends Record<string, Provider<any, any> | string> = Record<string, Provider<any, any> | string>,
+  Short extends Provider<any, any> = Provider<any, any>,
+> extends TelemetryOptions {
   /** The signed-in user, or null for a 401. May be async. */
   authenticate: (request: Request) => U | null | undefined | Promise<U | null | undefined>;
   /** Whether this user may mint tokens; false is a 403. Default: every authenticated user may. */
@@ -43,13 +47,13 @@ export interface TokenHandlerOptions<U extends User = User, P extends Record<str
    * The profiles a browser may ask for by name, each a provider and its config: a map, checked when
    * the handler is made, or a function for profiles that depend on the user.
    */
-  profiles?: ProfilesFor<P> | Record<string, ProfileSpec> | ProfileResolver<U>;
+  profiles?: ProfilesFor<P> | ProfileResolver<U>;
   /** Providers by name, for profiles that name theirs by a string. */
   providers?: Record<string, Provider<any, any>>;
   /** The one-provider short form: with `personas`, or the provider of profiles that name none. */
-  provider?: Provider<any, any>;
-  /** With `provider`: its configs by name (for Anam, persona configs). */
-  personas?: Record<string, unknown> | PersonaResolver<U>;
+  provider?: Short;
+  /** With `provider`: its configs by name (for Anam, persona configs), typed by its schema. */
+  personas?: Record<string, ConfigInputOf<Short>> | PersonaResolver<U>;
   /**
    * Accept a whole config from the browser (`config`, or `personaConfig` as Anam's guide writes it),
    * checked against `provider`'s schema. Off by default: a browser that picks its own system prompt
@@ -109,7 +113,9 @@ export type TokenHandler = ((request: Request) => Promise<Response>) & {
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
-export function createTokenHandler<U extends User, P extends Record<string, Provider<any, any>> = Record<string, Provider<any, any>>>(options: TokenHandlerOptions<U, P>): TokenHandler {
+export function createTokenHandler<U extends User, P extends Record<string, Provider<any, any> | string> = Record<string, Provider<any, any> | string>, Short extends Provider<any, any> = Provider<any, any>>(
+  options: TokenHandlerOptions<U, P, Short>,
+): TokenHandler {
   if (typeof options?.authenticate !== "function") throw new OptionError("authenticate", "is required: a function from the request to the signed-in user (or null)");
   if (options.authorize !== undefined && typeof options.authorize !== "function") throw new OptionError("authorize", "must be a function");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
