@@ -2,7 +2,7 @@ import { trace } from "@opentelemetry/api";
 import { userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
-import { errorAnswer } from "./handler/error-answer.ts";
+import { causeChain, errorAnswer } from "./handler/error-answer.ts";
 import { checkRateLimits, rateLimiterFor, type HandlerRateLimit, type HandlerRateLimitContext } from "./handler/rate-limits.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
@@ -127,7 +127,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   const emit = eventEmitter([telemetryListener(options), options.onEvent]);
   const traceRoute = routeTracer(tollgateTracer(options.tracerProvider));
   const logStoreFailure = (message: string) => (error: unknown, limit?: string) =>
-    logger.warn(message, { ...(limit ? { limit } : {}), cause: redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") });
+    logger.warn({ ...(limit ? { limit } : {}), cause: redact(causeChain(error) ?? "unknown") }, message);
   const issuer =
     options.issuer ??
     createTokenIssuer({
