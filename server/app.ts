@@ -3,6 +3,9 @@ import { redisStore } from "../adapters/redis.ts";
 import { serverAuthenticator, signUserToken } from "./auth.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
 import { loadProfiles } from "./profiles.ts";
+import { instrumentStore } from "../src/telemetry/index.ts";
+import { storeReadiness, type StoreCheck } from "./readiness.ts";
+import { withRequestFields, withRequestLog } from "./request-log.ts";
 
 /**
  * The standalone server as one fetch handler: the token routes, a health check, and 404 for the
@@ -15,6 +18,8 @@ export interface ServerApp {
   profiles: Array<{ name: string; provider: string; emulated: boolean }>;
   /** When every provider runs on its emulator: a ready user token for the first `curl`. */
   demoUserToken: string | undefined;
+  /** Whether the store answers now (`GET /readyz` asks the same). */
+  checkStore(): Promise<StoreCheck>;
   /** Lets go of the store's connection, if it has one. */
   close(): Promise<void>;
 }
@@ -22,13 +27,16 @@ export interface ServerApp {
 export const TOKEN_PATH = "/api/session-token";
 export const USAGE_PATH = "/api/session-token/usage";
 export const METRICS_PATH = "/metrics";
+export const HEALTH_PATH = "/healthz";
+export const READY_PATH = "/readyz";
 
 export interface ServerAppOptions {
   /** The Prometheus text of the current metrics; when given, `GET /metrics` serves it. */
   prometheusText?: () => Promise<string>;
 }
 
-export async function createServerApp(config: ServerConfig, logger: Logger = consoleLogger, options: ServerAppOptions = {}): Promise<ServerApp> {
+export async function createServerApp(config: ServerConfig, baseLogger: Logger = consoleLogger, options: ServerAppOptions = {}): Promise<ServerApp> {
+  const logger = withRequestFields(baseLogger);
   const { profiles, providers } = await loadProfiles(config);
   const onlyEmulators = Object.values(providers).every((provider) => provider.emulated);
   const signIn = config.auth.jwtSecrets.length > 0 || config.auth.jwksUrl !== undefined;
@@ -42,7 +50,9 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
 
   // With a shared store, the token cache and the rate limits both live there, so every copy of the
   // server reuses the same tokens and counts against the same limits.
-  const store = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
+  const sharedStore = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
+  const store = sharedStore && instrumentStore(sharedStore);
+  const checkStore = storeReadiness(store);
   const tokenHandler = createTokenHandler({
     profiles,
     authenticate: serverAuthenticator(auth, logger),
@@ -57,9 +67,12 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
   async function route(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === TOKEN_PATH || pathname === USAGE_PATH) return tokenHandler(request);
-    if (pathname === "/healthz") {
+    if (pathname === HEALTH_PATH || pathname === READY_PATH) {
       if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
-      return Response.json({ status: "ok" }, { headers: { "Cache-Control": "no-store" } });
+      if (pathname === HEALTH_PATH) return Response.json({ status: "ok" }, { headers: { "Cache-Control": "no-store" } });
+      const check = await checkStore();
+      if (!check.ready) return problemResponse(new TollgateError("store_unavailable", { detail: "The shared store does not answer", retryAfter: 5 }));
+      return Response.json({ status: "ready", store: config.store.kind }, { headers: { "Cache-Control": "no-store" } });
     }
     return problemResponse(new TollgateError("not_found", { detail: `No route for ${pathname}` }));
   }
@@ -74,18 +87,19 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
       if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
       return new Response(await prometheusText(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" } });
     }
-    return pathname === "/healthz" ? route(request) : traced(request);
+    return pathname === HEALTH_PATH || pathname === READY_PATH ? route(request) : traced(request);
   }
 
   return {
-    fetch: serve,
+    fetch: withRequestLog(serve, logger, { routes: [TOKEN_PATH, USAGE_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH], quiet: [HEALTH_PATH, READY_PATH, METRICS_PATH] }),
     profiles: Object.entries(profiles).map(([name, spec]) => {
       const provider = typeof spec.provider === "string" ? spec.provider : spec.provider.name;
       return { name, provider, emulated: providers[provider]?.emulated ?? false };
     }),
     demoUserToken: demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined,
+    checkStore,
     close: async () => {
-      await store?.close();
+      await sharedStore?.close();
     },
   };
 }

@@ -4,9 +4,14 @@ import { serve } from "srvx";
 /** A server answering on a port until it is closed. */
 export interface Listening {
   readonly port: number;
-  /** Stops taking connections and ends the open ones. */
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, lets the requests in flight finish, then ends the open connections;
+   * connections still busy after `graceMs` (default 10 s) are ended anyway.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+const DEFAULT_GRACE_MS = 10_000;
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -43,5 +48,16 @@ export async function listen(fetch: FetchHandler, port: number, hostname = proce
 export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostname?: string): Promise<Listening> {
   const server = serve({ fetch, port, hostname, silent: true, gracefulShutdown: false });
   await server.ready();
-  return { port: Number(new URL(server.url!).port), close: () => server.close(true) };
+  return {
+    port: Number(new URL(server.url!).port),
+    close: async (graceMs = DEFAULT_GRACE_MS) => {
+      // close(false) waits for the requests in flight (Node also ends idle keep-alive connections
+      // at once); close(true) ends whatever is left once the grace period is over.
+      const graceful = server.close(false);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), graceMs)));
+      if ((await Promise.race([graceful, late])) === "late") await server.close(true);
+      clearTimeout(timer);
+    },
+  };
 }
