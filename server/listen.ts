@@ -54,10 +54,15 @@ export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostn
       // close(false) waits for the requests in flight (Node also ends idle keep-alive connections
       // at once); close(true) ends whatever is left once the grace period is over.
       const graceful = server.close(false);
+      // A keep-alive connection whose request finishes after the close would otherwise idle until
+      // its keep-alive timeout; ending idle ones as they come lets the process go once all is answered.
+      const nodeServer = (server as { node?: { server?: { closeIdleConnections?(): void } } }).node?.server;
+      const sweep = setInterval(() => nodeServer?.closeIdleConnections?.(), 100);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), graceMs)));
       if ((await Promise.race([graceful, late])) === "late") await server.close(true);
       clearTimeout(timer);
+      clearInterval(sweep);
     },
   };
 }

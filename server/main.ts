@@ -49,6 +49,25 @@ async function main() {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  whenNpmIsGone(() => stop("npm exited"));
+}
+
+/**
+ * `npx tollgate` runs this under `sh -c`, and a SIGTERM to npm reaches that shell, which dies
+ * without passing it on. Under npm (which sets `npm_command`), a parent that went away is taken
+ * as the SIGTERM it was, so that no orphan keeps the port. Anywhere else a new parent means
+ * nothing: `nohup` and process managers reparent on purpose.
+ */
+function whenNpmIsGone(stop: () => void): void {
+  if (!process.env.npm_command) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      stop();
+    }
+  }, 500);
+  timer.unref?.();
 }
 
 async function listenOn(fetch: (request: Request) => Promise<Response>, port: number, host: string | undefined, variable: string): Promise<Listening> {
