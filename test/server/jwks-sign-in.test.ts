@@ -15,7 +15,7 @@ const keys: Record<"RS256" | "ES256", { privateKey: CryptoKey; kid: string }> = 
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  const jwks = [];
+  const jwks: object[] = [];
   for (const alg of ["RS256", "ES256"] as const) {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     keys[alg] = { privateKey, kid: `key-${alg}` };
