@@ -3,6 +3,7 @@ import { userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
 import { causeChain, errorAnswer } from "./handler/error-answer.ts";
+import { checkHandlerOptions, notAUserReporter } from "./handler/options.ts";
 import { checkRateLimits, rateLimiterFor, type HandlerRateLimit, type HandlerRateLimitContext } from "./handler/rate-limits.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
@@ -103,6 +104,11 @@ export interface TokenHandlerOptions<
    * short hash (`enduser.pseudo.id`) so that no backend holds personal data unless you decide so.
    */
   recordUserIds?: boolean;
+  /**
+   * Development: say once in the log when `authenticate` returns something that is not a user.
+   * Default: on unless NODE_ENV is "production".
+   */
+  dev?: boolean;
 }
 
 export type TokenHandler = ((request: Request) => Promise<Response>) & {
@@ -117,6 +123,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   options: TokenHandlerOptions<U, P, Short>,
 ): TokenHandler {
   if (typeof options?.authenticate !== "function") throw new OptionError("authenticate", "is required: a function from the request to the signed-in user (or null)");
+  checkHandlerOptions(options as unknown as Record<string, unknown>);
   if (options.authorize !== undefined && typeof options.authorize !== "function") throw new OptionError("authorize", "must be a function");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 64) throw new OptionError("maxBodyBytes", "must be a whole number of bytes, at least 64");
@@ -144,10 +151,12 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   const cors = corsFor(options.cors);
   const answerError = errorAnswer(emit, logger, redact);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
+  const reportNotAUser = notAUserReporter(logger, options.dev);
 
   async function signedInUser(request: Request, context: Partial<LifecycleEvent>): Promise<U> {
     const user = await options.authenticate(request);
     if (!user || typeof user.id !== "string" || user.id === "") {
+      reportNotAUser(user);
       throw new TollgateError("unauthenticated", { headers: { "WWW-Authenticate": challenge } });
     }
     if (options.recordUserIds) trace.getActiveSpan()?.setAttribute(ATTR.userId, user.id);
