@@ -91,7 +91,7 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
   }
 
   return {
-    fetch: withRequestLog(serve, logger, { routes: [TOKEN_PATH, USAGE_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH], quiet: [HEALTH_PATH, READY_PATH, METRICS_PATH] }),
+    fetch: withRequestLog(serve, logger, { routes: [TOKEN_PATH, USAGE_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH] }),
     profiles: Object.entries(profiles).map(([name, spec]) => {
       const provider = typeof spec.provider === "string" ? spec.provider : spec.provider.name;
       return { name, provider, emulated: providers[provider]?.emulated ?? false };

@@ -2,10 +2,11 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Logger } from "../src/index.ts";
 
 /**
- * A log line per request (its time, request id, method, route, status and duration), and the same
- * request id and route on every line the handler writes while answering it, such as a 5xx with its
- * cause chain. The id is the caller's `X-Request-Id` when it looks like one, so that a proxy's id
- * follows the request through; it goes back on the answer either way.
+ * A log line for each request answered 5xx (its time, request id, method, route, status and
+ * duration), and the same request id and route on every line the handler writes while answering
+ * any request, such as the cause chain of that 5xx. Answers below 500 are the server doing its job
+ * and print nothing. The id is the caller's `X-Request-Id` when it looks like one, so that a
+ * proxy's id follows the request through; it goes back on the answer either way.
  */
 
 interface RequestFields {
@@ -29,13 +30,10 @@ export function withRequestFields(logger: Logger): Logger {
 export interface RequestLogOptions {
   /** The paths this server answers; any other shows as `route: null`, never as what the client typed. */
   routes: readonly string[];
-  /** Paths logged only when they answer 5xx: health checks and scrapes would fill the log. */
-  quiet: readonly string[];
 }
 
 export function withRequestLog(fetch: (request: Request) => Promise<Response>, logger: Logger, options: RequestLogOptions): (request: Request) => Promise<Response> {
   const routes = new Set(options.routes);
-  const quiet = new Set(options.quiet);
   return async (request) => {
     const started = performance.now();
     const given = request.headers.get("x-request-id");
@@ -45,7 +43,6 @@ export function withRequestLog(fetch: (request: Request) => Promise<Response>, l
     const response = await current.run({ requestId, route }, () => fetch(request));
     const fields = { requestId, method: request.method, route, status: response.status, durationMs: Math.round((performance.now() - started) * 10) / 10 };
     if (response.status >= 500) logger.error(fields, "request failed");
-    else if (!quiet.has(pathname)) logger.info(fields, "request");
     return withHeader(response, "X-Request-Id", requestId);
   };
 }

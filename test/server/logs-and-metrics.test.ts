@@ -89,12 +89,13 @@ describe("log lines through pino", () => {
     expect(JSON.stringify(lines)).not.toContain(bearer);
   }, 30_000);
 
-  it("gives a request without an id one of its own, and names no route the server does not have", async () => {
+  it("gives a request without an id one of its own, and prints nothing for an answer below 500", async () => {
     const response = await app.fetch(new Request("http://tollgate.test/wp-admin/secret-path"));
     expect(response.status).toBe(404);
     const id = response.headers.get("x-request-id")!;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(lines.find((line) => line.requestId === id)).toMatchObject({ msg: "request", route: null, status: 404 });
+    // A 404 is the server doing its job: no line, and the path a client typed is never logged.
+    expect(lines.filter((line) => line.requestId === id)).toEqual([]);
     expect(JSON.stringify(lines)).not.toContain("secret-path");
   });
 });
