@@ -6,6 +6,9 @@ import { ConfigError, type ServerConfig } from "./config.ts";
 import { longestSession, type WorstCase } from "./cost.ts";
 import { loadProfiles } from "./profiles.ts";
 import { createDemo, DEMO_PATH, type Demo } from "./demo/index.ts";
+import { instrumentStore } from "../src/telemetry/index.ts";
+import { storeReadiness, type StoreCheck } from "./readiness.ts";
+import { withRequestFields, withRequestLog } from "./request-log.ts";
 
 /**
  * The standalone server as one fetch handler: the token routes, a health check, and 404 for the
@@ -22,6 +25,8 @@ export interface ServerApp {
   worstCase: WorstCase;
   /** Where the demo page is served (on emulators alone, with an Anam profile), or undefined. */
   demoPath: string | undefined;
+  /** Whether the store answers now (`GET /readyz` asks the same). */
+  checkStore(): Promise<StoreCheck>;
   /** Lets go of the store's connection, if it has one. */
   close(): Promise<void>;
 }
@@ -29,13 +34,16 @@ export interface ServerApp {
 export const TOKEN_PATH = "/api/session-token";
 export const USAGE_PATH = "/api/session-token/usage";
 export const METRICS_PATH = "/metrics";
+export const HEALTH_PATH = "/healthz";
+export const READY_PATH = "/readyz";
 
 export interface ServerAppOptions {
   /** The Prometheus text of the current metrics; when given, `GET /metrics` serves it. */
   prometheusText?: () => Promise<string>;
 }
 
-export async function createServerApp(config: ServerConfig, logger: Logger = consoleLogger, options: ServerAppOptions = {}): Promise<ServerApp> {
+export async function createServerApp(config: ServerConfig, baseLogger: Logger = consoleLogger, options: ServerAppOptions = {}): Promise<ServerApp> {
+  const logger = withRequestFields(baseLogger);
   const { profiles, providers } = await loadProfiles(config);
   const onlyEmulators = Object.values(providers).every((provider) => provider.emulated);
   const signIn = config.auth.jwtSecrets.length > 0 || config.auth.jwksUrl !== undefined;
@@ -52,7 +60,9 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
 
   // With a shared store, the token cache and the rate limits both live there, so every copy of the
   // server reuses the same tokens and counts against the same limits.
-  const store = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
+  const sharedStore = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
+  const store = sharedStore && instrumentStore(sharedStore);
+  const checkStore = storeReadiness(store);
   const tokenHandler = createTokenHandler({
     profiles,
     authenticate: serverAuthenticator(auth, logger),
@@ -69,9 +79,12 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
   async function route(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === TOKEN_PATH || pathname === USAGE_PATH) return tokenHandler(request);
-    if (pathname === "/healthz") {
+    if (pathname === HEALTH_PATH || pathname === READY_PATH) {
       if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
-      return Response.json({ status: "ok" }, { headers: { "Cache-Control": "no-store" } });
+      if (pathname === HEALTH_PATH) return Response.json({ status: "ok" }, { headers: { "Cache-Control": "no-store" } });
+      const check = await checkStore();
+      if (!check.ready) return problemResponse(new TollgateError("store_unavailable", { detail: "The shared store does not answer", retryAfter: 5 }));
+      return Response.json({ status: "ready", store: config.store.kind }, { headers: { "Cache-Control": "no-store" } });
     }
     return problemResponse(new TollgateError("not_found", { detail: `No route for ${pathname}` }));
   }
@@ -87,11 +100,11 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
       if (request.method !== "GET" && request.method !== "HEAD") return problemResponse(new TollgateError("method_not_allowed", { headers: { Allow: "GET, HEAD" } }));
       return new Response(await prometheusText(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" } });
     }
-    return pathname === "/healthz" ? route(request) : traced(request);
+    return pathname === HEALTH_PATH || pathname === READY_PATH ? route(request) : traced(request);
   }
 
   return {
-    fetch: serve,
+    fetch: withRequestLog(serve, logger, { routes: [TOKEN_PATH, USAGE_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH] }),
     profiles: Object.entries(profiles).map(([name, spec]) => {
       const provider = typeof spec.provider === "string" ? spec.provider : spec.provider.name;
       return { name, provider, emulated: providers[provider]?.emulated ?? false };
@@ -104,8 +117,9 @@ export async function createServerApp(config: ServerConfig, logger: Logger = con
     },
     demoUserToken,
     demoPath: demo ? `${DEMO_PATH}/` : undefined,
+    checkStore,
     close: async () => {
-      await Promise.all([store?.close(), demo?.close()]);
+      await Promise.all([sharedStore?.close(), demo?.close()]);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { jwtUser, type JwtUser } from "../src/auth/index.ts";
 import type { Logger } from "../src/index.ts";
+import { causeChain } from "../src/handler/error-answer.ts";
 import { ConfigError } from "./config.ts";
 
 export type { JwtUser };
@@ -40,10 +41,10 @@ export function serverAuthenticator(config: ServerAuthConfig, logger?: Pick<Logg
       audience: config.audience,
       claim: config.claim,
       onError: (error) =>
-        logger?.warn("The JWKS could not be fetched; users signed in with it get 401 until it answers", {
-          url: config.jwksUrl,
-          "error.type": error.cause instanceof Error ? error.cause.name : error.name,
-        }),
+        logger?.warn(
+          { url: config.jwksUrl, "error.type": error.cause instanceof Error ? error.cause.name : error.name, cause: causeChain(error) },
+          "The JWKS could not be fetched; users signed in with it get 401 until it answers",
+        ),
     });
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;

@@ -5,9 +5,14 @@ import { serve } from "srvx";
 /** A server answering on a port until it is closed. */
 export interface Listening {
   readonly port: number;
-  /** Stops taking connections and ends the open ones. */
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, lets the requests in flight finish, then ends the open connections;
+   * connections still busy after `graceMs` (default 10 s) are ended anyway.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+const DEFAULT_GRACE_MS = 10_000;
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -82,7 +87,23 @@ export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostn
     node.keepAliveTimeout = idleMs;
   }
   await server.ready();
-  return { port: Number(new URL(server.url!).port), close: () => server.close(true) };
+  return {
+    port: Number(new URL(server.url!).port),
+    close: async (graceMs = DEFAULT_GRACE_MS) => {
+      // close(false) waits for the requests in flight (Node also ends idle keep-alive connections
+      // at once); close(true) ends whatever is left once the grace period is over.
+      const graceful = server.close(false);
+      // A keep-alive connection whose request finishes after the close would otherwise idle until
+      // its keep-alive timeout; ending idle ones as they come lets the process go once all is answered.
+      const nodeServer = (server as { node?: { server?: { closeIdleConnections?(): void } } }).node?.server;
+      const sweep = setInterval(() => nodeServer?.closeIdleConnections?.(), 100);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), graceMs)));
+      if ((await Promise.race([graceful, late])) === "late") await server.close(true);
+      clearTimeout(timer);
+      clearInterval(sweep);
+    },
+  };
 }
 
 /**

@@ -1,83 +1,73 @@
-import { DiagConsoleLogger, DiagLogLevel, context, diag, metrics, propagation, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPMetricExporter as OTLPJsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import { OTLPMetricExporter as OTLPProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
+import process from "node:process";
+import { DiagConsoleLogger, DiagLogLevel, diag } from "@opentelemetry/api";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { NodeSDK, metrics, resources } from "@opentelemetry/sdk-node";
+// The SDK's own readers of OTEL_EXPORTER_OTLP_METRICS_* and OTEL_METRIC_EXPORT_*, which it uses
+// when it builds its metric readers from the environment; ours add Prometheus beside them.
+import { getOtlpMetricExporterFromEnv, getPeriodicExportingMetricReaderFromEnv } from "@opentelemetry/sdk-node/build/src/utils.js";
 import { INSTRUMENTATION_VERSION } from "../src/index.ts";
+import type { TelemetryPlan } from "./otel.ts";
 
 /**
- * Builds and registers the OpenTelemetry SDK from a plan that `otel.ts` read from the environment.
- * Loaded only when telemetry is on, so a server without it never pays for the SDK.
+ * Starts `@opentelemetry/sdk-node` for a plan that `otel.ts` read from the environment, the SDK
+ * reading every `OTEL_*` variable itself. Loaded only when telemetry is on.
  */
-
-export interface SdkPlan {
-  traces: Array<"otlp" | "console">;
-  metrics: Array<"otlp" | "console" | "prometheus">;
-  tracesProtocol: "http/protobuf" | "http/json";
-  metricsProtocol: "http/protobuf" | "http/json";
-  metricExportIntervalMs: number;
-  metricExportTimeoutMs: number;
-  /** How much the SDK says about itself (a failing export, say), from `OTEL_LOG_LEVEL`. */
-  logLevel: keyof typeof DiagLogLevel;
-}
 
 export interface StartedSdk {
   prometheusText: (() => Promise<string>) | undefined;
   shutdown(): Promise<void>;
 }
 
-export function startSdk(plan: SdkPlan): StartedSdk {
-  if (plan.logLevel !== "NONE") diag.setLogger(new DiagConsoleLogger(), DiagLogLevel[plan.logLevel]);
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over our defaults.
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": "tollgate", "service.version": INSTRUMENTATION_VERSION }))
-    .merge(detectResources({ detectors: [envDetector] }));
-  const shutdowns: Array<() => Promise<void>> = [];
+type ResourceMetrics = Awaited<ReturnType<PrometheusExporter["collect"]>>["resourceMetrics"];
 
-  if (plan.traces.length > 0) {
-    // The batch processor reads OTEL_BSP_* itself; the OTLP exporters read OTEL_EXPORTER_OTLP_*.
-    const spanProcessors = plan.traces.map((name) => new BatchSpanProcessor(spanExporter(name, plan.tracesProtocol)));
-    const tracerProvider = new BasicTracerProvider({ resource, spanProcessors });
-    // Spans follow a request across awaits, and incoming `traceparent` and `baggage` are read.
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
-    trace.setGlobalTracerProvider(tracerProvider);
-    shutdowns.push(() => tracerProvider.shutdown());
-  }
+export function startSdk(plan: TelemetryPlan): StartedSdk {
+  // The SDK sets a diagnostic logger only when OTEL_LOG_LEVEL is set; a failing export should not
+  // go unsaid by default.
+  if (!process.env.OTEL_LOG_LEVEL?.trim()) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
   let prometheusText: StartedSdk["prometheusText"];
-  if (plan.metrics.length > 0) {
-    const readers: MetricReader[] = plan.metrics.map((name) => {
-      if (name === "prometheus") {
-        // No server of its own: the token server answers GET /metrics with this text.
-        const exporter = new PrometheusExporter({ preventServerStart: true });
-        const serializer = new PrometheusSerializer();
-        prometheusText = async () => serializer.serialize((await exporter.collect()).resourceMetrics);
-        return exporter;
-      }
-      const exporter = name === "console" ? new ConsoleMetricExporter() : plan.metricsProtocol === "http/json" ? new OTLPJsonMetricExporter() : new OTLPProtoMetricExporter();
-      return new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: plan.metricExportIntervalMs, exportTimeoutMillis: plan.metricExportTimeoutMs });
-    });
-    const meterProvider = new MeterProvider({ resource, readers });
-    metrics.setGlobalMeterProvider(meterProvider);
-    shutdowns.push(() => meterProvider.shutdown());
+  const readers: metrics.IMetricReader[] = plan.metricExporters.map((name) =>
+    name === "console"
+      ? new metrics.PeriodicExportingMetricReader({ exporter: new metrics.ConsoleMetricExporter() })
+      : getPeriodicExportingMetricReaderFromEnv(getOtlpMetricExporterFromEnv()),
+  );
+  if (plan.prometheus) {
+    // No server of its own: the token server (or its metrics port) answers GET /metrics with this text.
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    const serializer = new PrometheusSerializer();
+    prometheusText = async () => serializer.serialize(withUnitSuffixes((await exporter.collect()).resourceMetrics));
+    readers.push(exporter);
   }
 
-  return {
-    prometheusText,
-    shutdown: async () => {
-      await Promise.allSettled(shutdowns.map((shutdown) => shutdown()));
-    },
-  };
+  const sdk = new NodeSDK({
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, read by the SDK's detectors, win over these.
+    resource: resources.defaultResource().merge(resources.resourceFromAttributes({ "service.name": "tollgate", "service.version": INSTRUMENTATION_VERSION })),
+    metricReaders: readers,
+    // A signal that nothing asked for stays off; otherwise the SDK reads its exporters from OTEL_*.
+    ...(plan.traces ? {} : { spanProcessors: [] }),
+    ...(plan.logs ? {} : { logRecordProcessors: [] }),
+  });
+  sdk.start();
+  return { prometheusText, shutdown: () => sdk.shutdown() };
 }
 
-function spanExporter(name: "otlp" | "console", protocol: SdkPlan["tracesProtocol"]): SpanExporter {
-  if (name === "console") return new ConsoleSpanExporter();
-  return protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtoTraceExporter();
+/**
+ * Prometheus names carry their unit (`..._seconds`, `..._bytes`), as the OpenTelemetry
+ * specification's Prometheus compatibility asks; this exporter does not add it by itself.
+ * Counters get `_total` from the serializer.
+ */
+const UNIT_SUFFIXES: Record<string, string> = { s: "seconds", ms: "milliseconds", By: "bytes" };
+
+function withUnitSuffixes(resourceMetrics: ResourceMetrics): ResourceMetrics {
+  return {
+    ...resourceMetrics,
+    scopeMetrics: resourceMetrics.scopeMetrics.map((scope) => ({
+      ...scope,
+      metrics: scope.metrics.map((metric) => {
+        const suffix = UNIT_SUFFIXES[metric.descriptor.unit];
+        if (!suffix || metric.descriptor.name.endsWith(suffix)) return metric;
+        return { ...metric, descriptor: { ...metric.descriptor, name: `${metric.descriptor.name}_${suffix}` } };
+      }),
+    })),
+  };
 }

@@ -2,7 +2,8 @@ import { trace } from "@opentelemetry/api";
 import { userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
-import { errorAnswer } from "./handler/error-answer.ts";
+import { causeChain, errorAnswer } from "./handler/error-answer.ts";
+import { checkHandlerOptions, notAUserReporter } from "./handler/options.ts";
 import { checkRateLimits, rateLimiterFor, usageRateLimiterFor, type HandlerRateLimit } from "./handler/rate-limits.ts";
 import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
@@ -31,11 +32,15 @@ import { readTokenRequest, readUsageReport } from "./wire.ts";
  */
 
 /** Profiles typed by their providers, so that a config with a misspelt field fails to compile. */
-export type ProfilesFor<P extends Record<string, Provider<any, any>>> = {
-  [Name in keyof P]: { provider: P[Name]; config: ConfigInputOf<P[Name]>; maxSessionSeconds?: number };
+export type ProfilesFor<P extends Record<string, Provider<any, any> | string>> = {
+  [Name in keyof P]: { provider: P[Name]; config: P[Name] extends Provider<any, any> ? ConfigInputOf<P[Name]> : unknown; maxSessionSeconds?: number };
 };
 
-export interface TokenHandlerOptions<U extends User = User, P extends Record<string, Provider<any, any>> = Record<string, Provider<any, any>>> extends TelemetryOptions {
+export interface TokenHandlerOptions<
+  U extends User = User,
+  P extends Record<string, Provider<any, any> | string> = Record<string, Provider<any, any> | string>,
+  Short extends Provider<any, any> = Provider<any, any>,
+> extends TelemetryOptions {
   /** The signed-in user, or null for a 401. May be async. */
   authenticate: (request: Request) => U | null | undefined | Promise<U | null | undefined>;
   /** Whether this user may mint tokens; false is a 403. Default: every authenticated user may. */
@@ -44,13 +49,13 @@ export interface TokenHandlerOptions<U extends User = User, P extends Record<str
    * The profiles a browser may ask for by name, each a provider and its config: a map, checked when
    * the handler is made, or a function for profiles that depend on the user.
    */
-  profiles?: ProfilesFor<P> | Record<string, ProfileSpec> | ProfileResolver<U>;
+  profiles?: ProfilesFor<P> | ProfileResolver<U>;
   /** Providers by name, for profiles that name theirs by a string. */
   providers?: Record<string, Provider<any, any>>;
   /** The one-provider short form: with `personas`, or the provider of profiles that name none. */
-  provider?: Provider<any, any>;
-  /** With `provider`: its configs by name (for Anam, persona configs). */
-  personas?: Record<string, unknown> | PersonaResolver<U>;
+  provider?: Short;
+  /** With `provider`: its configs by name (for Anam, persona configs), typed by its schema. */
+  personas?: Record<string, ConfigInputOf<Short>> | PersonaResolver<U>;
   /**
    * Accept a whole config from the browser (`config`, or `personaConfig` as Anam's guide writes it),
    * checked against `provider`'s schema. Off by default: a browser that picks its own system prompt
@@ -116,6 +121,11 @@ export interface TokenHandlerOptions<U extends User = User, P extends Record<str
    * short hash (`enduser.pseudo.id`) so that no backend holds personal data unless you decide so.
    */
   recordUserIds?: boolean;
+  /**
+   * Development: say once in the log when `authenticate` returns something that is not a user.
+   * Default: on unless NODE_ENV is "production".
+   */
+  dev?: boolean;
 }
 
 export type TokenHandler = ((request: Request) => Promise<Response>) & {
@@ -126,8 +136,11 @@ export type TokenHandler = ((request: Request) => Promise<Response>) & {
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
-export function createTokenHandler<U extends User, P extends Record<string, Provider<any, any>> = Record<string, Provider<any, any>>>(options: TokenHandlerOptions<U, P>): TokenHandler {
+export function createTokenHandler<U extends User, P extends Record<string, Provider<any, any> | string> = Record<string, Provider<any, any> | string>, Short extends Provider<any, any> = Provider<any, any>>(
+  options: TokenHandlerOptions<U, P, Short>,
+): TokenHandler {
   if (typeof options?.authenticate !== "function") throw new OptionError("authenticate", "is required: a function from the request to the signed-in user (or null)");
+  checkHandlerOptions(options as unknown as Record<string, unknown>);
   if (options.authorize !== undefined && typeof options.authorize !== "function") throw new OptionError("authorize", "must be a function");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 64) throw new OptionError("maxBodyBytes", "must be a whole number of bytes, at least 64");
@@ -160,10 +173,12 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   const cors = corsFor(options.cors);
   const answerError = errorAnswer(emit, logger, redact);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
+  const reportNotAUser = notAUserReporter(logger, options.dev);
 
   async function signedInUser(request: Request, context: Partial<LifecycleEvent>): Promise<U> {
     const user = await options.authenticate(request);
     if (!user || typeof user.id !== "string" || user.id === "") {
+      reportNotAUser(user);
       throw new TollgateError("unauthenticated", { headers: { "WWW-Authenticate": challenge } });
     }
     if (options.recordUserIds) trace.getActiveSpan()?.setAttribute(ATTR.userId, user.id);
@@ -249,8 +264,8 @@ function storeFailureLog(logger: Logger, redact: (text: string) => string, inter
         since++;
         return;
       }
-      const fields = { ...(limit ? { limit } : {}), cause: redact(error instanceof Error ? `${error.name}: ${error.message}` : "unknown") };
-      logger.warn(since > 0 ? `${message}: ${since} more failures since the last line` : message, since > 0 ? { ...fields, failures: since } : fields);
+      const fields = { ...(limit ? { limit } : {}), cause: redact(causeChain(error) ?? "unknown") };
+      logger.warn(since > 0 ? { ...fields, failures: since } : fields, since > 0 ? `${message}: ${since} more failures since the last line` : message);
       loggedAt = now;
       since = 0;
     };

@@ -100,6 +100,8 @@ describe("Prometheus scraping the standalone server", () => {
     );
     expect(await queryOne('sum(tollgate_tokens_issued_total{tollgate_cache_hit="true"})')).toBe(1);
     expect(await queryOne('sum(tollgate_tokens_issued_total{tollgate_cache_hit="false", tollgate_profile="anam"})')).toBe(3);
-    expect(await queryOne("sum(tollgate_upstream_mint_duration_count)")).toBe(3);
+    // Units in the names, as Prometheus has them: seconds for every duration.
+    expect(await queryOne("sum(tollgate_upstream_mint_duration_seconds_count)")).toBe(3);
+    expect(await queryOne('sum(http_server_request_duration_seconds_count{http_route="/api/session-token", http_response_status_code="200"})')).toBe(4);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTokenHandler, problemType, type LifecycleEvent, type RetryOptions } from "../src/index.ts";
 import { anam } from "../src/providers/anam/index.ts";
+import type { PersonaConfigInput } from "../src/providers/anam/schema.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 
@@ -14,7 +15,7 @@ afterAll(closeAll);
 
 const FAST: RetryOptions = { baseDelayMs: 5, maxDelayMs: 20 };
 
-async function tokenServer(options: { retry?: RetryOptions; apiKey?: string; baseUrl?: string; personas?: Record<string, unknown> } = {}) {
+async function tokenServer(options: { retry?: RetryOptions; apiKey?: string; baseUrl?: string; personas?: Record<string, PersonaConfigInput> } = {}) {
   const events: LifecycleEvent[] = [];
   const logger = capturingLogger();
   const handler = createTokenHandler({

@@ -13,43 +13,30 @@ describe("the standalone server's telemetry plan", () => {
     expect(telemetryPlan({ OTEL_SERVICE_NAME: "tokens" })).toBe("off");
   });
 
-  it("exports both signals over OTLP/HTTP protobuf once an endpoint is set", () => {
-    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toMatchObject({
-      traces: ["otlp"],
-      metrics: ["otlp"],
-      tracesProtocol: "http/protobuf",
-      metricsProtocol: "http/protobuf",
-      metricExportIntervalMs: 60_000,
-      logLevel: "WARN",
-    });
+  it("turns on the signals that an endpoint or an exporter variable asks for, and leaves the rest to the SDK", () => {
+    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toEqual({ traces: true, metrics: true, logs: true, metricExporters: ["otlp"], prometheus: undefined });
+    // A per-signal endpoint turns on that signal only, not an export to a collector nobody runs.
+    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" })).toMatchObject({ traces: true, metrics: false, logs: false });
+    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318", OTEL_TRACES_EXPORTER: "none" })).toMatchObject({ traces: false, metrics: true });
+    expect(telemetryPlan({ OTEL_TRACES_EXPORTER: "console" })).toMatchObject({ traces: true, metrics: false, logs: false });
+    // Protocols (gRPC included), intervals and the rest are the SDK's to read.
+    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toMatchObject({ traces: true });
   });
 
-  it("follows per-signal endpoints, exporters, protocols and the export interval", () => {
-    expect(
-      telemetryPlan({
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces",
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/protobuf",
-        OTEL_METRIC_EXPORT_INTERVAL: "500",
-      }),
-    ).toMatchObject({ traces: ["otlp"], metrics: [], tracesProtocol: "http/json", metricsProtocol: "http/protobuf", metricExportIntervalMs: 500, metricExportTimeoutMs: 500 });
-    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318", OTEL_TRACES_EXPORTER: "none" })).toMatchObject({ traces: [], metrics: ["otlp"] });
-  });
-
-  it("serves Prometheus when TOLLGATE_METRICS or OTEL_METRICS_EXPORTER names it, without traces", () => {
-    expect(telemetryPlan({ TOLLGATE_METRICS: "prometheus" })).toMatchObject({ traces: [], metrics: ["prometheus"] });
-    expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus,otlp" })).toMatchObject({ traces: [], metrics: ["prometheus", "otlp"] });
+  it("serves Prometheus when TOLLGATE_METRICS, OTEL_METRICS_EXPORTER or TOLLGATE_METRICS_PORT names it, without traces", () => {
+    expect(telemetryPlan({ TOLLGATE_METRICS: "prometheus" })).toEqual({ traces: false, metrics: true, logs: false, metricExporters: [], prometheus: { port: undefined } });
+    expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus,otlp" })).toMatchObject({ traces: false, metricExporters: ["otlp"], prometheus: { port: undefined } });
+    expect(telemetryPlan({ TOLLGATE_METRICS_PORT: "9464" })).toMatchObject({ metrics: true, prometheus: { port: 9464 } });
   });
 
   it("is off with OTEL_SDK_DISABLED=true whatever else is set", () => {
     expect(telemetryPlan({ OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318", TOLLGATE_METRICS: "prometheus" })).toBe("off");
   });
 
-  it("refuses what it cannot do, naming the variable", () => {
-    expect(() => telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*grpc/);
-    expect(() => telemetryPlan({ OTEL_TRACES_EXPORTER: "zipkin" })).toThrow(ConfigError);
-    expect(() => telemetryPlan({ TOLLGATE_METRICS: "prometheus", OTEL_METRIC_EXPORT_INTERVAL: "soon" })).toThrow(/OTEL_METRIC_EXPORT_INTERVAL/);
-    expect(() => telemetryPlan({ TOLLGATE_METRICS: "prometheus", OTEL_LOG_LEVEL: "loud" })).toThrow(/OTEL_LOG_LEVEL/);
+  it("refuses what it cannot make sense of, naming the variable", () => {
+    expect(() => telemetryPlan({ TOLLGATE_METRICS: "statsd" })).toThrow(ConfigError);
+    expect(() => telemetryPlan({ TOLLGATE_METRICS: "statsd" })).toThrow(/^TOLLGATE_METRICS must be prometheus/);
+    expect(() => telemetryPlan({ TOLLGATE_METRICS_PORT: "metrics" })).toThrow(/^TOLLGATE_METRICS_PORT must be a port number/);
   });
 });
 

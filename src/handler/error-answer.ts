@@ -18,7 +18,7 @@ export function errorAnswer(emit: EventEmitter, logger: Logger, redact: (text: s
     }
     if (known.status >= 500) {
       const cause = causeChain(known.cause);
-      logger.error(known.detail, { code: known.code, status: known.status, ...(cause ? { cause: redact(cause) } : {}) });
+      logger.error({ code: known.code, status: known.status, ...(cause ? { cause: redact(cause) } : {}) }, known.detail);
     }
     return problemResponse(known);
   };

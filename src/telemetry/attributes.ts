@@ -27,6 +27,10 @@ export const ATTR = {
   evictionReason: "tollgate.eviction.reason",
   rateLimitOutcome: "tollgate.rate_limit.outcome",
   rateLimitName: "tollgate.rate_limit.name",
+  httpRoute: "http.route",
+  /** `4xx` or `5xx`: failures grouped as an alert reads them. */
+  statusClass: "tollgate.http.status_class",
+  storeOperation: "tollgate.store.operation",
 } as const;
 
 /** Names that are safe as attribute values: short, no spaces or punctuation beyond `._-:/`. */

@@ -9,3 +9,4 @@ export { tokenMetrics, recordEventMetrics, type TokenMetrics } from "./metrics.t
 export { routeTracer, ROUTE_SPAN_NAMES, type RouteTracer } from "./route-span.ts";
 export { tracedMint } from "./attempt-span.ts";
 export { withServerSpan, type ServerSpanOptions } from "./server-span.ts";
+export { instrumentStore } from "./store-metrics.ts";

@@ -4,23 +4,24 @@ import { type User } from "../../src/index.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { createAnamEmulator } from "../../src/providers/anam/emulator.ts";
 import { PERSONA } from "../conformance/fixture.ts";
-import { sessionTokens } from "../../adapters/hono.ts";
+import { mountSessionTokens, sessionTokens } from "../../adapters/hono.ts";
 
 interface AppUser extends User {
   plan: "free" | "pro";
 }
+type AppEnv = { Variables: { user: AppUser } };
 
-function app(options: { user?: Parameters<typeof sessionTokens<AppUser>>[0]["user"] } = {}) {
+function app(options: { user?: Parameters<typeof sessionTokens<AppEnv>>[0]["user"] } = {}) {
   const emulator = createAnamEmulator({ apiKey: "k" });
   const provider = anam({ apiKey: "k", baseUrl: "http://anam.invalid", fetch: (input, init) => emulator.fetch(new Request(input, init)) });
-  const hono = new Hono<{ Variables: { user: AppUser } }>();
+  const hono = new Hono<AppEnv>();
   // The app's own sign-in: a header stands in for its session cookie.
   hono.use("/api/*", async (c, next) => {
     const name = c.req.header("X-User");
     if (name) c.set("user", { id: name, plan: name === "pat" ? "free" : "pro" });
     await next();
   });
-  const tokens = sessionTokens<AppUser>({ provider, personas: { support: PERSONA }, authorize: (user) => user.plan === "pro", ...options });
+  const tokens = sessionTokens<AppEnv>({ provider, personas: { support: PERSONA }, authorize: (user) => user.plan === "pro", ...options });
   hono.all("/api/session-token/*", tokens);
   return { hono, tokens, emulator };
 }
@@ -61,5 +62,23 @@ describe("sessionTokens (Hono)", () => {
     const { hono, tokens } = app();
     const { sessionToken } = (await (await hono.request("/api/session-token", post("sam", { personaType: "support" }))).json()) as { sessionToken: string };
     expect((await tokens.issuer.inspectToken(sessionToken)).known).toBe(true);
+  });
+
+  it("mounts both routes on the app with the user typed from its Variables", async () => {
+    const emulator = createAnamEmulator({ apiKey: "k" });
+    const provider = anam({ apiKey: "k", baseUrl: "http://anam.invalid", fetch: (input, init) => emulator.fetch(new Request(input, init)) });
+    const hono = new Hono<AppEnv>();
+    hono.use("/api/*", async (c, next) => {
+      const name = c.req.header("X-User");
+      if (name) c.set("user", { id: name, plan: name === "pat" ? "free" : "pro" });
+      await next();
+    });
+    // `user.plan` type-checks: the user is the app's AppUser, not tollgate's User.
+    mountSessionTokens(hono, { provider, personas: { support: PERSONA }, authorize: (user) => user.plan === "pro" });
+    const minted = await hono.request("/api/session-token", post("sam", { personaType: "support" }));
+    expect(minted.status).toBe(200);
+    expect((await hono.request("/api/session-token", post("pat", { personaType: "support" }))).status).toBe(403);
+    const { sessionToken } = (await minted.json()) as { sessionToken: string };
+    expect((await hono.request("/api/session-token/usage", post("sam", { sessionToken, event: "started" }))).status).toBe(204);
   });
 });

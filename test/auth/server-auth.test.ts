@@ -16,7 +16,7 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 function warnings() {
   const lines: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-  return { lines, warn: (message: string, fields?: Record<string, unknown>) => void lines.push({ message, fields }) };
+  return { lines, warn: (fields: Record<string, unknown>, message: string) => void lines.push({ message, fields }) };
 }
 
 describe("serverAuthenticator", () => {

@@ -57,7 +57,7 @@ export async function startUpstream(options: Partial<AnamEmulatorOptions> = {}):
 /** A logger that keeps its lines for assertions and for the run-wide leak check. */
 export function capturingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+  const write = (level: string) => (fields: Record<string, unknown>, message: string) => {
     const line = JSON.stringify({ level, message, ...fields });
     lines.push(line);
     recordLogLine("handler", line);
