@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 
 const OPTIONS = [
   "authenticate", "authorize", "profiles", "providers", "provider", "personas", "allowClientConfig", "maxSessionSeconds",
-  "maxBodyBytes", "store", "reuse", "rateLimit", "rateLimitFieldsOnSuccess", "onStoreError", "cors", "issuer", "onEvent",
+  "maxBodyBytes", "store", "reuse", "rateLimit", "rateLimitFieldsOnSuccess", "usageRateLimit", "onStoreError", "storeFailureLogIntervalMs", "cors", "issuer", "onEvent",
   "logger", "realm", "recordUserIds", "tracerProvider", "meterProvider", "sessions", "dev",
 ] as const;
 const KNOWN = new Set<string>(OPTIONS);

@@ -161,8 +161,8 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
 
     const after = await metrics();
     expect(sample(after, "tollgate_tokens_used_total") - sample(before, "tollgate_tokens_used_total")).toBe(1);
-    expect(sample(after, "tollgate_session_duration_count") - sample(before, "tollgate_session_duration_count")).toBe(1);
-    expect(sample(after, "tollgate_session_duration_sum") - sample(before, "tollgate_session_duration_sum")).toBeCloseTo(durationMs / 1000, 6);
+    expect(sample(after, "tollgate_session_duration_seconds_count") - sample(before, "tollgate_session_duration_seconds_count")).toBe(1);
+    expect(sample(after, "tollgate_session_duration_seconds_sum") - sample(before, "tollgate_session_duration_seconds_sum")).toBeCloseTo(durationMs / 1000, 6);
     first = { token: live.token!, durationMs, sessionId: live.sessionId! };
     await page.close();
   });
@@ -210,13 +210,13 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
   });
 
   it("reports ended when the page is closed during a session", async () => {
-    const before = sample(await metrics(), "tollgate_session_duration_count");
+    const before = sample(await metrics(), "tollgate_session_duration_seconds_count");
     const { page } = await openDemo("browser-user-closes");
     await page.click("#start");
     await waitForStatus(page, "live");
     await page.waitForFunction(() => (globalThis as unknown as { tollgateDemo: { state: DemoState } }).tollgateDemo.state.events.some((event) => event.name === "started"));
     await page.close({ runBeforeUnload: true });
-    await vi.waitFor(async () => expect(sample(await metrics(), "tollgate_session_duration_count")).toBe(before + 1), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(sample(await metrics(), "tollgate_session_duration_seconds_count")).toBe(before + 1), { timeout: 10_000, interval: 100 });
   });
 
   it("waits out a 429 as Retry-After says and then gets its token", async () => {

@@ -22,6 +22,10 @@ declare global {
   function getSessionUser(request: Request): Promise<{ id: string; canAccessPersonas: boolean } | null>;
   const authenticate: (request: Request) => Promise<{ id: string; canAccessPersonas: boolean } | null>;
   const personas: Record<string, PersonaConfigInput>;
+  /** The page's own sign-in and buttons, in the browser snippets. */
+  const signIn: { token(): Promise<string> };
+  const button: HTMLButtonElement;
+  const stopButton: HTMLButtonElement;
 }
 export {};
 `;
