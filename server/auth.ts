@@ -2,20 +2,9 @@ import { SignJWT } from "jose";
 import { jwtUser, type JwtUser } from "../src/auth/index.ts";
 import type { Logger } from "../src/index.ts";
 import { causeChain } from "../src/handler/error-answer.ts";
-import { ConfigError } from "./config.ts";
+import { ConfigError, type ServerAuthConfig } from "./config.ts";
 
-export type { JwtUser };
-
-/** The sign-in part of the server's configuration, as read from TOLLGATE_JWT_* and TOLLGATE_JWKS_URL. */
-export interface ServerAuthConfig {
-  /** TOLLGATE_JWT_SECRET, then TOLLGATE_JWT_SECRET_PREVIOUS during a rotation. */
-  jwtSecrets: string[];
-  jwksUrl?: string;
-  issuer?: string;
-  audience?: string;
-  /** TOLLGATE_JWT_CLAIM; `none` in the environment is null here. */
-  claim: string | null;
-}
+export type { JwtUser, ServerAuthConfig };
 
 // jwtUser names its options; an operator only knows the variables they set.
 const VARIABLES: Record<string, string> = {

@@ -1,5 +1,4 @@
 import { parseRateLimit } from "../src/rate-limit/parse.ts";
-import type { ServerAuthConfig } from "./auth.ts";
 
 /**
  * The standalone server's configuration, read from the environment (DESIGN.md, "The standalone
@@ -8,6 +7,17 @@ import type { ServerAuthConfig } from "./auth.ts";
  */
 
 export type Env = Record<string, string | undefined>;
+
+/** The sign-in part of the server's configuration, as read from TOLLGATE_JWT_* and TOLLGATE_JWKS_URL. */
+export interface ServerAuthConfig {
+  /** TOLLGATE_JWT_SECRET, then TOLLGATE_JWT_SECRET_PREVIOUS during a rotation. */
+  jwtSecrets: string[];
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** TOLLGATE_JWT_CLAIM; `none` in the environment is null here. */
+  claim: string | null;
+}
 
 export interface ServerConfig {
   port: number;
