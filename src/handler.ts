@@ -9,7 +9,7 @@ import { readJsonBody, jsonResponse } from "./http.ts";
 import { createTokenIssuer, type IssueRequest, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
 import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
-import { profilesFrom, type Profile, type PersonaResolver, type ProfileResolver, type ProfileSpec } from "./profiles.ts";
+import { profilesFrom, type Profile, type PersonaResolver, type ProfileResolver } from "./profiles.ts";
 import type { ConfigInputOf, Provider, User } from "./provider.ts";
 import type { StoreFailurePolicy } from "./rate-limit/index.ts";
 import { checkSessionOptions, type SessionOptions } from "./sessions/leases.ts";

@@ -1,5 +1,6 @@
 import { OptionError, TollgateError } from "../errors.ts";
 import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
+import { failingOver } from "../store/failure-policy.ts";
 import { memoryLeaseStore } from "./memory.ts";
 import { isLeaseStore, type LeaseStore } from "./types.ts";
 
@@ -93,17 +94,7 @@ export function sessionLeases(options: SessionLeasesOptions): SessionLeases {
 
 /** A shared lease store's failures: 503 when `closed`, leases in this process until it is back when `memory`. */
 function withFailurePolicy(store: LeaseStore, policy: "closed" | "memory", onFailure: (error: unknown) => void = () => {}): LeaseStore {
-  const fallback = policy === "memory" ? memoryLeaseStore() : undefined;
-  const attempt = async <T>(operation: (target: LeaseStore) => Promise<T>): Promise<T> => {
-    try {
-      return await operation(store);
-    } catch (error) {
-      if (error instanceof TollgateError) throw error;
-      onFailure(error);
-      if (fallback) return operation(fallback);
-      throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });
-    }
-  };
+  const attempt = failingOver(store, policy === "memory" ? memoryLeaseStore() : undefined, onFailure);
   return {
     takeLease: (...args) => attempt((target) => target.takeLease(...args)),
     renewLease: (...args) => attempt((target) => target.renewLease(...args)),

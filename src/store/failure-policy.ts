@@ -13,9 +13,22 @@ export type CacheFailurePolicy = "closed" | "memory";
 
 /** Wraps `store` so that its failures follow `policy`. `onFailure` hears of each one first. */
 export function withFailurePolicy(store: CacheStore, policy: CacheFailurePolicy, onFailure: (error: unknown) => void = () => {}): CacheStore {
-  const fallback = policy === "memory" ? memoryCache() : undefined;
+  const attempt = failingOver(store, policy === "memory" ? memoryCache() : undefined, onFailure);
+  return {
+    get: (key) => attempt((target) => target.get(key)),
+    set: (key, value, ttlMs, linked) => attempt((target) => target.set(key, value, ttlMs, linked)),
+    delete: (key) => attempt((target) => target.delete(key)),
+  };
+}
 
-  async function attempt<T>(operation: (target: CacheStore) => Promise<T>): Promise<T> {
+/**
+ * Runs operations on `store`, and when one fails for the store's own reasons, tells `onFailure`,
+ * then runs it on `fallback` when there is one, or answers 503 `store_unavailable`. Errors tollgate
+ * threw itself pass through as they are. What a shared store's `closed` and `memory` policies come
+ * down to, whatever the store holds.
+ */
+export function failingOver<S>(store: S, fallback: S | undefined, onFailure: (error: unknown) => void): <T>(operation: (target: S) => Promise<T>) => Promise<T> {
+  return async (operation) => {
     try {
       return await operation(store);
     } catch (error) {
@@ -24,11 +37,5 @@ export function withFailurePolicy(store: CacheStore, policy: CacheFailurePolicy,
       if (fallback) return operation(fallback);
       throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });
     }
-  }
-
-  return {
-    get: (key) => attempt((target) => target.get(key)),
-    set: (key, value, ttlMs, linked) => attempt((target) => target.set(key, value, ttlMs, linked)),
-    delete: (key) => attempt((target) => target.delete(key)),
   };
 }
