@@ -2,65 +2,32 @@
  * Two standalone servers (`server/main.ts`, each its own process) sharing the real Redis on
  * 127.0.0.1:6379, on the built-in emulator. Keys carry a prefix of this run's own, removed after.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signUserToken } from "../server/auth.ts";
 import { ConfigError, readConfig } from "../server/config.ts";
-import { recordLogLine } from "./support/traffic.ts";
+import { standaloneServer, type StandaloneServer } from "./support/standalone.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `tollgate-servers-${process.pid}-${Date.now().toString(36)}`;
 const secret = crypto.getRandomValues(new Uint8Array(32)).reduce((hex, byte) => hex + byte.toString(16).padStart(2, "0"), "");
 const redis = new Redis(REDIS_URL, { lazyConnect: true });
 
-interface Server {
-  origin: string;
-  child: ChildProcess;
-}
-const running = new Set<ChildProcess>();
+const running = new Set<StandaloneServer>();
 
-async function startServer(name: string): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-    // No ANAM_API_KEY: the built-in emulator mints. One JWT secret, so one user token works on both.
-    env: {
-      PATH: process.env.PATH,
-      PORT: "0",
-      TOLLGATE_JWT_SECRET: secret,
-      TOLLGATE_STORE: `${REDIS_URL}/0`,
-      TOLLGATE_STORE_PREFIX: prefix,
-      TOLLGATE_RATE_LIMIT: "10/1h",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+async function startServer(name: string): Promise<StandaloneServer> {
+  // No ANAM_API_KEY: the built-in emulator mints. One JWT secret, so one user token works on both.
+  const server = await standaloneServer(name, {
+    TOLLGATE_JWT_SECRET: secret,
+    TOLLGATE_STORE: `${REDIS_URL}/0`,
+    TOLLGATE_STORE_PREFIX: prefix,
+    TOLLGATE_RATE_LIMIT: "10/1h",
   });
-  running.add(child);
-  child.on("exit", () => running.delete(child));
-  const output: string[] = [];
-  const origin = await new Promise<string>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) {
-        output.push(line);
-        recordLogLine(name, line);
-        const listening = /listening on (http:\/\/\S+)/.exec(line)?.[1];
-        if (listening) resolve(listening);
-      }
-    };
-    child.stdout!.on("data", collect);
-    child.stderr!.on("data", collect);
-    child.on("exit", (code) => reject(new Error(`${name} exited with ${code}: ${output.join("\n")}`)));
-  });
-  return { origin, child };
+  running.add(server);
+  return server;
 }
 
-async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  await new Promise((resolve) => {
-    server.child.once("exit", resolve);
-    server.child.kill("SIGTERM");
-  });
-}
-
-function mint(server: Server, userToken: string): Promise<Response> {
+function mint(server: StandaloneServer, userToken: string): Promise<Response> {
   return fetch(`${server.origin}/api/session-token`, {
     method: "POST",
     headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" },
@@ -69,8 +36,8 @@ function mint(server: Server, userToken: string): Promise<Response> {
   });
 }
 
-let a: Server;
-let b: Server;
+let a: StandaloneServer;
+let b: StandaloneServer;
 
 beforeAll(async () => {
   await redis.connect();
@@ -78,7 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of running) child.kill("SIGTERM");
+  await Promise.all([...running].map((server) => server.stop()));
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
@@ -89,7 +56,7 @@ async function userToken(id: string) {
 }
 
 /** Sends `count` requests at once, alternating between the servers, and tallies the statuses. */
-async function burst(servers: Server[], token: string, count: number) {
+async function burst(servers: StandaloneServer[], token: string, count: number) {
   const responses = await Promise.all(Array.from({ length: count }, (_, i) => mint(servers[i % servers.length]!, token)));
   const statuses = new Map<number, number>();
   for (const response of responses) statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
@@ -117,7 +84,7 @@ describe("two servers sharing one Redis", () => {
     const token = await userToken("user-restart");
     const before = await burst([a, b], token, 6);
     expect(Object.fromEntries(before.statuses)).toEqual({ 200: 6 });
-    await stopServer(a);
+    await a.stop();
     a = await startServer("server-a-restarted");
     const after = await burst([a, b], token, 194);
     expect(Object.fromEntries(after.statuses)).toEqual({ 200: 4, 429: 190 });

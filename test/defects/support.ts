@@ -2,7 +2,6 @@
  * What the defect suites share: a handler on a loopback port in front of the Anam emulator on
  * another, users known by their bearer token, and the standalone server in a child process.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,8 +9,8 @@ import { SignJWT } from "jose";
 import { createTokenHandler, type TokenHandler, type TokenHandlerOptions } from "../../src/index.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { PERSONAS } from "../support/personas.ts";
+export { standaloneServer, type StandaloneServer } from "../support/standalone.ts";
 import { TEST_API_KEY, capturingLogger, listen, startUpstream, type Upstream } from "../support/servers.ts";
-import { recordLogLine } from "../support/traffic.ts";
 
 export { closeAll } from "../support/servers.ts";
 export { PERSONAS, TEST_API_KEY };
@@ -73,42 +72,6 @@ export async function tokenOf(response: Response): Promise<string> {
   return (answer.token ?? answer.sessionToken)!;
 }
 
-export interface StandaloneServer {
-  origin: string;
-  output: string[];
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** `server/main.ts` in a child process on a free loopback port, with `env` on top of a bare one. */
-export async function standaloneServer(name: string, env: Record<string, string>): Promise<StandaloneServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-    env: { PATH: process.env.PATH, PORT: "0", HOST: "127.0.0.1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  const origin = await new Promise<string>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) {
-        output.push(line);
-        recordLogLine(name, line);
-        const listening = /listening on (http:\/\/\S+)/.exec(line)?.[1];
-        if (listening) resolve(listening.replace("localhost", "127.0.0.1"));
-      }
-    };
-    child.stdout!.on("data", collect);
-    child.stderr!.on("data", collect);
-    child.on("exit", (code) => reject(new Error(`${name} exited with ${code}: ${output.join("\n")}`)));
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGTERM");
-    });
-  };
-  return { origin, output, child, stop };
-}
 
 /** A TOLLGATE_PERSONAS file offering Anam's persona `support`, for requests `{ personaType: "support" }`. */
 export function personasFile(): string {

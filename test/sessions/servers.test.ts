@@ -4,13 +4,12 @@
  * point both at it), with TOLLGATE_MAX_SESSIONS=2. Keys carry a prefix of this run's own, removed
  * after. The emulator is reached through a switch, so a test can hand out short-lived tokens.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signUserToken } from "../../server/auth.ts";
 import { createAnamEmulator, type AnamEmulator } from "../../src/providers/anam/emulator.ts";
 import { closeAll, listen, TEST_API_KEY, type Listening } from "../support/servers.ts";
-import { recordLogLine } from "../support/traffic.ts";
+import { standaloneServer, type StandaloneServer } from "../support/standalone.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `tollgate-sessions-${process.pid}-${Date.now().toString(36)}`;
@@ -24,59 +23,26 @@ const shortLived = createAnamEmulator({ apiKey: TEST_API_KEY, signingSecret, tok
 let upstream: AnamEmulator = hourLong;
 let upstreamServer: Listening;
 
-interface Server {
-  origin: string;
-  child: ChildProcess;
-  output: string[];
-}
-const running = new Set<ChildProcess>();
+const running = new Set<StandaloneServer>();
 
-async function startServer(name: string): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: "0",
-      ANAM_API_KEY: TEST_API_KEY,
-      ANAM_BASE_URL: upstreamServer.url,
-      TOLLGATE_JWT_SECRET: secret,
-      TOLLGATE_STORE: `${REDIS_URL}/0`,
-      TOLLGATE_STORE_PREFIX: prefix,
-      TOLLGATE_RATE_LIMIT: "10000/1h",
-      TOLLGATE_MAX_SESSIONS: "2",
-      TOLLGATE_MAX_SESSION_SECONDS: "600",
-      TOLLGATE_METRICS: "prometheus",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+async function startServer(name: string): Promise<StandaloneServer> {
+  const server = await standaloneServer(name, {
+    ANAM_API_KEY: TEST_API_KEY,
+    ANAM_BASE_URL: upstreamServer.url,
+    TOLLGATE_JWT_SECRET: secret,
+    TOLLGATE_STORE: `${REDIS_URL}/0`,
+    TOLLGATE_STORE_PREFIX: prefix,
+    TOLLGATE_RATE_LIMIT: "10000/1h",
+    TOLLGATE_MAX_SESSIONS: "2",
+    TOLLGATE_MAX_SESSION_SECONDS: "600",
+    TOLLGATE_METRICS: "prometheus",
   });
-  running.add(child);
-  child.on("exit", () => running.delete(child));
-  const output: string[] = [];
-  const origin = await new Promise<string>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) {
-        output.push(line);
-        recordLogLine(name, line);
-        const listening = /listening on (http:\/\/\S+)/.exec(line)?.[1];
-        if (listening) resolve(listening);
-      }
-    };
-    child.stdout!.on("data", collect);
-    child.stderr!.on("data", collect);
-    child.on("exit", (code) => reject(new Error(`${name} exited with ${code}: ${output.join("\n")}`)));
-  });
-  return { origin, child, output };
+  running.add(server);
+  return server;
 }
 
-async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  await new Promise((resolve) => {
-    server.child.once("exit", resolve);
-    server.child.kill("SIGTERM");
-  });
-}
-
-let a: Server;
-let b: Server;
+let a: StandaloneServer;
+let b: StandaloneServer;
 
 beforeAll(async () => {
   await redis.connect();
@@ -85,7 +51,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const child of running) child.kill("SIGTERM");
+  await Promise.all([...running].map((server) => server.stop()));
   await closeAll();
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length > 0) await redis.del(...keys);
@@ -94,7 +60,7 @@ afterAll(async () => {
 
 const userToken = (id: string) => signUserToken(new TextEncoder().encode(secret), id);
 
-function mint(server: Server, user: string, clientId?: string): Promise<Response> {
+function mint(server: StandaloneServer, user: string, clientId?: string): Promise<Response> {
   return fetch(`${server.origin}/api/session-token`, {
     method: "POST",
     headers: { Authorization: `Bearer ${user}`, "Content-Type": "application/json" },
@@ -102,7 +68,7 @@ function mint(server: Server, user: string, clientId?: string): Promise<Response
   });
 }
 
-function report(server: Server, user: string, token: string, event: "started" | "ended" | "failed"): Promise<Response> {
+function report(server: StandaloneServer, user: string, token: string, event: "started" | "ended" | "failed"): Promise<Response> {
   return fetch(`${server.origin}/api/session-token/usage`, {
     method: "POST",
     headers: { Authorization: `Bearer ${user}`, "Content-Type": "application/json" },
@@ -164,7 +130,7 @@ describe("session leases across two servers on one Redis", () => {
   it("keep the count when a server restarts in the middle", async () => {
     const user = await userToken("user-restart");
     expect((await mint(a, user, "restart-1")).status).toBe(200);
-    await stopServer(a);
+    await a.stop();
     a = await startServer("server-a-restarted");
     expect((await mint(a, user, "restart-2")).status).toBe(200);
     const refused = await mint(a, user, "restart-3");
