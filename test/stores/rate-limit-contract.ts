@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import assert from "node:assert/strict";
-import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../../src/rate-limit/types.ts";
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule } from "../../src/rate-limit/types.ts";
 import { retryArbitrary, runRetryAfter, runScenario, scenarioArbitrary, type Clock, type StoreFactory } from "../rate-limit-harness.ts";
 import { UNUSUAL_KEYS, type Register } from "./cache-contract.ts";
 
