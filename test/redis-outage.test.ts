@@ -2,38 +2,19 @@
  * Redis going away under traffic. This file starts a redis-server of its own on a spare loopback
  * port, so stopping it leaves the shared Redis that other test files use alone.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore, type RedisStore } from "../adapters/redis.ts";
 import { createRateLimiter, StoreUnavailableError, type StoreFailurePolicy } from "../src/rate-limit/index.ts";
 import { Redis } from "ioredis";
 import { sparePort } from "./support/ports.ts";
+import { redisProcess } from "./support/redis-process.ts";
 
 const STORE_TIMEOUT_MS = 250;
 // A decision may take the timeout plus scheduling slack on a busy machine, never seconds more.
 const HANG_BOUND_MS = STORE_TIMEOUT_MS + 1_500;
 
 let port = 0;
-let server: ChildProcess | undefined;
-
-async function startRedis(): Promise<void> {
-  server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
-  probe.on("error", () => {});
-  await probe.connect().catch(() => {});
-  await probe.ping();
-  probe.disconnect();
-}
-
-async function stopRedis(): Promise<void> {
-  const running = server;
-  server = undefined;
-  if (!running || running.exitCode !== null) return;
-  await new Promise((resolve) => {
-    running.once("exit", resolve);
-    running.kill("SIGKILL");
-  });
-}
+const { start: startRedis, stop: stopRedis } = redisProcess(() => port);
 
 beforeAll(async () => {
   port = await sparePort();

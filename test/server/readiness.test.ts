@@ -1,36 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createServerApp, type ServerApp } from "../../server/app.ts";
 import { banner } from "../../server/banner.ts";
 import { readConfig } from "../../server/config.ts";
 import { sparePort } from "../support/ports.ts";
+import { redisProcess } from "../support/redis-process.ts";
 import { capturingLogger } from "../support/servers.ts";
 
 // /readyz against a redis-server of this file's own on a spare port, stopped and started again
 // under the running app, so the shared Redis other files use is never touched.
 
 let port = 0;
-let redis: ChildProcess | undefined;
-
-async function startRedis(): Promise<void> {
-  redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
-  probe.on("error", () => {});
-  await probe.connect().catch(() => {});
-  await probe.ping();
-  probe.disconnect();
-}
-
-async function stopRedis(): Promise<void> {
-  const running = redis;
-  redis = undefined;
-  if (!running || running.exitCode !== null) return;
-  await new Promise((resolve) => {
-    running.once("exit", resolve);
-    running.kill("SIGKILL");
-  });
-}
+const { start: startRedis, stop: stopRedis } = redisProcess(() => port);
 
 let app: ServerApp;
 const prefix = `readyz-${crypto.randomUUID().slice(0, 8)}`;
