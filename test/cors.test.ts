@@ -5,6 +5,7 @@ import { createServerApp } from "../server/app.ts";
 import { ConfigError, readConfig } from "../server/config.ts";
 import { PERSONAS, asUser, authenticate, authorize } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream } from "./support/servers.ts";
+import { clearOfWindowEdge } from "./support/windows.ts";
 
 // CORS as a browser meets it, over real HTTP: the handler with `cors: { origins }` on one loopback
 // port (the Anam emulator on another), and the standalone server with TOLLGATE_CORS_ORIGINS.
@@ -72,6 +73,7 @@ describe("CORS in the handler", () => {
   }
 
   it("puts the allowed origin and Vary: Origin on every answer: 200, 204, 400, 401, 403, 429", async () => {
+    await clearOfWindowEdge(60_000);
     const minted = await fetch(handlerUrl, withOrigin(asUser("alice"), ALLOWED));
     const { token } = (await minted.json()) as { token: string };
     const answers = {

@@ -1,10 +1,11 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
 import { createTokenHandler, problemType, type LifecycleEvent, type TokenHandlerOptions } from "../src/index.ts";
 import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
+import { clearOfWindowEdge } from "./support/windows.ts";
 
 // The rate-limit step of the token route, over real HTTP, with the Anam emulator upstream.
 
@@ -39,6 +40,9 @@ async function serve(name: string, options: Partial<TokenHandlerOptions<{ id: st
 }
 
 describe("rate limits on the token route", () => {
+  // The limits here are a minute or an hour long; an hour's edge is a minute's edge too.
+  beforeEach(() => clearOfWindowEdge(60_000));
+
   it("allows 10 an hour per user by default, then answers 429 problem+json with the limit's headers", async () => {
     const { url, events } = await serve("limited");
     const mintsBefore = upstream.emulator.stats.mintRequests;

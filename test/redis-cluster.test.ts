@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
 import type { RateLimitAlgorithm } from "../src/rate-limit/types.ts";
 import { sparePort } from "./support/ports.ts";
+import { clearOfWindowEdge } from "./support/windows.ts";
 
 let port = 0;
 let server: ChildProcess | undefined;
@@ -53,6 +54,7 @@ describe("redis store on Redis Cluster", () => {
     it(`decides ${algorithm} in one slot, exactly`, async () => {
       const store = redisStore({ client: cluster!, prefix: "cluster" });
       const rule = { algorithm, limit: 5, windowMs: 60_000 };
+      await clearOfWindowEdge(rule.windowMs, 2_000);
       const decisions = await Promise.all(Array.from({ length: 20 }, () => store.consume("user:0a1b2c", rule, 1)));
       expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
     });

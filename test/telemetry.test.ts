@@ -7,6 +7,7 @@ import { eventAttributes } from "../src/telemetry/index.ts";
 import { PERSONAS, asUser, authenticate, authorize } from "./support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
 import { counterValue, histogramValue, inMemoryTelemetry, spanEvents, useSdkGlobals, type TestTelemetry } from "./support/telemetry.ts";
+import { clearOfWindowEdge } from "./support/windows.ts";
 
 // Each lifecycle event, driven over real loopback HTTP, and the span, span event and metric point
 // it leaves in in-memory exporters. Every test gets its own providers, so counts start at zero.
@@ -284,6 +285,7 @@ describe("denials", () => {
   });
 
   it("429 (rate_limited) is a span event, an unset span status and a rejected rate-limit decision", async () => {
+    await clearOfWindowEdge(60_000);
     const { telemetry, tokenUrl } = await tracedServer({ rateLimit: { limits: [{ name: "per-user", limit: 1, windowMs: 60_000 }] } });
     await tokenFor(tokenUrl);
     const response = await fetch(tokenUrl, asUser("alice"));

@@ -3,8 +3,9 @@
  * the upstream call (so concurrent requests cannot overrun it) and gives them back when the call
  * fails, over real HTTP, on the embedded store and on the real Redis.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { redisStore } from "../../adapters/redis.ts";
+import { clearOfWindowEdge } from "../support/windows.ts";
 import { closeAll, gateway, type Gateway } from "./support.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -36,6 +37,8 @@ const cases: Array<[string, () => Promise<Gateway>]> = [
 ];
 
 describe.each(cases)("failed mints, on %s", (_, makeGateway) => {
+  beforeEach(() => clearOfWindowEdge(3_600_000));
+
   it("do not count: ten requests that all failed upstream leave the user's three tokens an hour", async () => {
     const server = await makeGateway();
     for (const status of [500, 503, 401, 500, 429, 502, 500, 403, 500, 504]) server.upstream.emulator.inject({ status });

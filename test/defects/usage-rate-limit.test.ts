@@ -1,5 +1,6 @@
 /** The usage route has a rate limit of its own, per user: 429 with Retry-After past it. */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { clearOfWindowEdge } from "../support/windows.ts";
 import { closeAll, gateway, tokenOf } from "./support.ts";
 
 afterAll(closeAll);
@@ -14,6 +15,9 @@ async function reportsUntilRefused(send: () => Promise<Response>, most: number):
 }
 
 describe("the usage route's rate limit", () => {
+  // Both limits here are a minute long.
+  beforeEach(() => clearOfWindowEdge(60_000));
+
   it("by default takes 60 reports a minute from one user, then answers 429 with Retry-After; other users are not held up", async () => {
     const server = await gateway({ rateLimit: false });
     const token = await tokenOf(await server.mint("chatty"));
