@@ -1,16 +1,16 @@
 import process from "node:process";
 import { DiagConsoleLogger, DiagLogLevel, diag } from "@opentelemetry/api";
+import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
+import { OTLPMetricExporter as JsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPMetricExporter as ProtobufMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { NodeSDK, metrics, resources } from "@opentelemetry/sdk-node";
-// The SDK's own readers of OTEL_EXPORTER_OTLP_METRICS_* and OTEL_METRIC_EXPORT_*, which it uses
-// when it builds its metric readers from the environment; ours add Prometheus beside them.
-import { getOtlpMetricExporterFromEnv, getPeriodicExportingMetricReaderFromEnv } from "@opentelemetry/sdk-node/build/src/utils.js";
 import { INSTRUMENTATION_VERSION } from "../src/index.ts";
-import type { TelemetryPlan } from "./otel.ts";
+import type { OtlpProtocol, TelemetryPlan } from "./otel-plan.ts";
 
 /**
- * Starts `@opentelemetry/sdk-node` for a plan that `otel.ts` read from the environment, the SDK
- * reading every `OTEL_*` variable itself. Loaded only when telemetry is on.
+ * Starts `@opentelemetry/sdk-node` for a plan that `otel-plan.ts` read from the environment, the
+ * SDK reading the other `OTEL_*` variables itself. Loaded only when telemetry is on.
  */
 
 export interface StartedSdk {
@@ -20,16 +20,27 @@ export interface StartedSdk {
 
 type ResourceMetrics = Awaited<ReturnType<PrometheusExporter["collect"]>>["resourceMetrics"];
 
+/** Each reads its own endpoint, headers, compression and timeout from `OTEL_EXPORTER_OTLP_*`. */
+const OTLP_METRIC_EXPORTERS: Record<OtlpProtocol, new () => metrics.PushMetricExporter> = {
+  "http/protobuf": ProtobufMetricExporter,
+  "http/json": JsonMetricExporter,
+  grpc: GrpcMetricExporter,
+};
+
 export function startSdk(plan: TelemetryPlan): StartedSdk {
   // The SDK sets a diagnostic logger only when OTEL_LOG_LEVEL is set; a failing export should not
   // go unsaid by default.
   if (!process.env.OTEL_LOG_LEVEL?.trim()) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
   let prometheusText: StartedSdk["prometheusText"];
-  const readers: metrics.IMetricReader[] = plan.metricExporters.map((name) =>
-    name === "console"
-      ? new metrics.PeriodicExportingMetricReader({ exporter: new metrics.ConsoleMetricExporter() })
-      : getPeriodicExportingMetricReaderFromEnv(getOtlpMetricExporterFromEnv()),
+  const { protocol, intervalMillis, timeoutMillis } = plan.metricExport;
+  const readers: metrics.IMetricReader[] = plan.metricExporters.map(
+    (name) =>
+      new metrics.PeriodicExportingMetricReader({
+        exporter: name === "console" ? new metrics.ConsoleMetricExporter() : new OTLP_METRIC_EXPORTERS[protocol](),
+        exportIntervalMillis: intervalMillis,
+        exportTimeoutMillis: timeoutMillis,
+      }),
   );
   if (plan.prometheus) {
     // No server of its own: the token server (or its metrics port) answers GET /metrics with this text.
@@ -42,6 +53,7 @@ export function startSdk(plan: TelemetryPlan): StartedSdk {
   const sdk = new NodeSDK({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, read by the SDK's detectors, win over these.
     resource: resources.defaultResource().merge(resources.resourceFromAttributes({ "service.name": "tollgate", "service.version": INSTRUMENTATION_VERSION })),
+    // Given readers, the SDK builds none from OTEL_METRICS_EXPORTER: these are all there are.
     metricReaders: readers,
     // A signal that nothing asked for stays off; otherwise the SDK reads its exporters from OTEL_*.
     ...(plan.traces ? {} : { spanProcessors: [] }),

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createServerApp } from "../server/app.ts";
 import { ConfigError, readConfig } from "../server/config.ts";
-import { telemetryPlan } from "../server/otel.ts";
+import { telemetryPlan } from "../server/otel-plan.ts";
 import { capturingLogger, closeAll, listen } from "./support/servers.ts";
 
 // When the standalone server starts the SDK, and with what, from the standard OTEL_* variables;
@@ -14,17 +14,32 @@ describe("the standalone server's telemetry plan", () => {
   });
 
   it("turns on the signals that an endpoint or an exporter variable asks for, and leaves the rest to the SDK", () => {
-    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toEqual({ traces: true, metrics: true, logs: true, metricExporters: ["otlp"], prometheus: undefined });
+    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toEqual({
+      traces: true,
+      metrics: true,
+      logs: true,
+      metricExporters: ["otlp"],
+      metricExport: { protocol: "http/protobuf", intervalMillis: 60_000, timeoutMillis: 30_000 },
+      prometheus: undefined,
+    });
     // A per-signal endpoint turns on that signal only, not an export to a collector nobody runs.
     expect(telemetryPlan({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" })).toMatchObject({ traces: true, metrics: false, logs: false });
     expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318", OTEL_TRACES_EXPORTER: "none" })).toMatchObject({ traces: false, metrics: true });
     expect(telemetryPlan({ OTEL_TRACES_EXPORTER: "console" })).toMatchObject({ traces: true, metrics: false, logs: false });
-    // Protocols (gRPC included), intervals and the rest are the SDK's to read.
-    expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toMatchObject({ traces: true });
+  });
+
+  it("reads the metric readers' protocol, interval and timeout as the specification says", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317" };
+    expect(telemetryPlan({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toMatchObject({ traces: true, metricExport: { protocol: "grpc" } });
+    // The metrics signal's own protocol wins over the general one.
+    expect(telemetryPlan({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json" })).toMatchObject({ metricExport: { protocol: "http/json" } });
+    // A short interval cuts the default timeout down to it, so that exports never overlap.
+    expect(telemetryPlan({ ...endpoint, OTEL_METRIC_EXPORT_INTERVAL: "5000" })).toMatchObject({ metricExport: { intervalMillis: 5_000, timeoutMillis: 5_000 } });
+    expect(telemetryPlan({ ...endpoint, OTEL_METRIC_EXPORT_INTERVAL: "10000", OTEL_METRIC_EXPORT_TIMEOUT: "2000" })).toMatchObject({ metricExport: { intervalMillis: 10_000, timeoutMillis: 2_000 } });
   });
 
   it("serves Prometheus when TOLLGATE_METRICS, OTEL_METRICS_EXPORTER or TOLLGATE_METRICS_PORT names it, without traces", () => {
-    expect(telemetryPlan({ TOLLGATE_METRICS: "prometheus" })).toEqual({ traces: false, metrics: true, logs: false, metricExporters: [], prometheus: { port: undefined } });
+    expect(telemetryPlan({ TOLLGATE_METRICS: "prometheus" })).toMatchObject({ traces: false, metrics: true, logs: false, metricExporters: [], prometheus: { port: undefined } });
     expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus,otlp" })).toMatchObject({ traces: false, metricExporters: ["otlp"], prometheus: { port: undefined } });
     expect(telemetryPlan({ TOLLGATE_METRICS_PORT: "9464" })).toMatchObject({ metrics: true, prometheus: { port: 9464 } });
   });
@@ -37,6 +52,18 @@ describe("the standalone server's telemetry plan", () => {
     expect(() => telemetryPlan({ TOLLGATE_METRICS: "statsd" })).toThrow(ConfigError);
     expect(() => telemetryPlan({ TOLLGATE_METRICS: "statsd" })).toThrow(/^TOLLGATE_METRICS must be prometheus/);
     expect(() => telemetryPlan({ TOLLGATE_METRICS_PORT: "metrics" })).toThrow(/^TOLLGATE_METRICS_PORT must be a port number/);
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318" };
+    const refusals: Array<[Record<string, string>, string]> = [
+      [{ OTEL_METRICS_EXPORTER: "statsd" }, 'OTEL_METRICS_EXPORTER takes otlp, console, prometheus or none, not "statsd"'],
+      [{ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http" }, 'OTEL_EXPORTER_OTLP_PROTOCOL must be one of http/protobuf, http/json, grpc, not "http"'],
+      [{ ...endpoint, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "udp" }, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL must be one of http/protobuf, http/json, grpc, not "udp"'],
+      [{ ...endpoint, OTEL_METRIC_EXPORT_INTERVAL: "1m" }, 'OTEL_METRIC_EXPORT_INTERVAL must be a whole number of milliseconds, not "1m"'],
+      [{ ...endpoint, OTEL_METRIC_EXPORT_INTERVAL: "1000", OTEL_METRIC_EXPORT_TIMEOUT: "5000" }, "OTEL_METRIC_EXPORT_TIMEOUT (5000) must not be longer than OTEL_METRIC_EXPORT_INTERVAL (1000)"],
+    ];
+    for (const [env, message] of refusals) {
+      expect(() => telemetryPlan(env), message).toThrow(ConfigError);
+      expect(() => telemetryPlan(env), message).toThrow(message);
+    }
   });
 });
 

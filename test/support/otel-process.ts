@@ -6,14 +6,14 @@ import { signUserToken } from "../../server/auth.ts";
 import { recordLogLine } from "./traffic.ts";
 
 /**
- * For the end-to-end suites: an OTLP/HTTP receiver on loopback that keeps every JSON body it is
- * sent, and the standalone server as a child process, its output kept for the leak checks.
+ * For the end-to-end suites: an OTLP/HTTP receiver on loopback that keeps every body it is sent
+ * (and reads those sent as JSON), and the standalone server as a child process, its output kept for the leak checks.
  */
 
 export interface OtlpReceiver {
   endpoint: string;
   /** Every body received, as sent, in order. */
-  bodies: { path: string; text: string }[];
+  bodies: { path: string; contentType: string; text: string }[];
   traces(): OtlpSpan[];
   /** The newest value of every metric point: exports are cumulative. */
   latestMetrics(): Map<string, OtlpMetric>;
@@ -66,13 +66,13 @@ function attributesOf(list: KeyValue[] | undefined): Record<string, unknown> {
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const bodies: { path: string; text: string }[] = [];
+  const bodies: OtlpReceiver["bodies"] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
       const text = Buffer.concat(chunks).toString("utf8");
-      bodies.push({ path: request.url ?? "", text });
+      bodies.push({ path: request.url ?? "", contentType: request.headers["content-type"] ?? "", text });
       // Exported telemetry joins the run-wide leak check, as a log line would.
       recordLogLine("otlp-receiver", text);
       response.writeHead(200, { "Content-Type": "application/json" }).end("{}");
@@ -82,7 +82,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
 
-  const parsed = (path: string) => bodies.filter((body) => body.path === path).map((body) => JSON.parse(body.text) as Record<string, any>);
+  const parsed = (path: string) => bodies.filter((body) => body.path === path && body.contentType.startsWith("application/json")).map((body) => JSON.parse(body.text) as Record<string, any>);
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
