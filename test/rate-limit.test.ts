@@ -71,6 +71,27 @@ describe("createRateLimiter", () => {
     expect(keys.filter((key) => key.startsWith("global:"))).toHaveLength(4);
   });
 
+  it("gives back what the earlier limits took when a later one refuses, so a refused request costs nothing", async () => {
+    let now = 1_000_000;
+    const limiter = createRateLimiter({
+      store: memoryRateLimitStore({ now: () => now }),
+      now: () => now,
+      limits: [
+        { name: "user", limit: 2, windowMs: HOUR },
+        { name: "global", algorithm: "sliding-window", limit: 1, windowMs: 60_000, key: () => "org" },
+      ],
+    });
+    expect((await limiter.check(alice)).allowed).toBe(true);
+    // Bob is refused by the global quota three times; none of them counts against his own two.
+    for (let i = 0; i < 3; i++) expect(await limiter.check(bob)).toMatchObject({ allowed: false, refusedBy: "global" });
+    now += 60_000;
+    expect((await limiter.check(bob)).allowed).toBe(true);
+    now += 60_000;
+    expect((await limiter.check(bob)).allowed).toBe(true);
+    now += 60_000;
+    expect(await limiter.check(bob)).toMatchObject({ allowed: false, refusedBy: "user" });
+  });
+
   it("hashes keys, so a store never sees a raw user id", async () => {
     const { store, keys } = recordingStore(Date.now);
     const limiter = createRateLimiter({ store });

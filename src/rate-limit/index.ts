@@ -91,7 +91,7 @@ export interface RateLimitCheck {
   degraded?: "open" | "memory";
   /**
    * Gives back every unit this check took, to the store that decided it, for a request that then
-   * handed out nothing (its mint failed upstream). Once only: later calls do nothing. It never
+   * handed out nothing (its mint failed upstream). A refused check has given its units back already. Once only: later calls do nothing. It never
    * rejects: a store that cannot take the units back is told to `onStoreFailure`, and they stay
    * counted.
    */
@@ -315,6 +315,13 @@ export function createRateLimiter<C extends RateLimitContext = RateLimitContext>
         }
       }
       const decidedAt = now();
+      if (refusedBy !== undefined && taken.length > 0) {
+        // A refused request is handed nothing, so the limits before the one that refused it give
+        // back what they took. Their fields still say what they decided, which is never more
+        // than the request may really have.
+        await giveBack(taken);
+        taken.length = 0;
+      }
       const refund = taken.length > 0 ? () => giveBack(taken) : undefined;
       if (decisions.length === 0) return new Check(refund, decisions, undefined, decidedAt, refusedBy, degraded);
       const policyField = decisions.length === limits.length ? everyPolicy : decisions.map((decision) => policyItems.get(decision.name)).join(", ");
