@@ -39,7 +39,15 @@ export function sha256Hex(text: string): MaybePromise<string> {
   return memo.get(text) ?? computeSha256Hex(text);
 }
 
+/** A UTF-16 surrogate that is not half of a pair: text that has no UTF-8 form. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Whether `text` is well-formed Unicode, and so has one UTF-8 form of its own. */
+export const isWellFormed = (text: string) => !LONE_SURROGATE.test(text);
+
 async function computeSha256Hex(text: string): Promise<string> {
+  // TextEncoder writes a lone surrogate as U+FFFD, so two such texts (two user ids) would share a digest.
+  if (!isWellFormed(text)) throw new TypeError("Cannot digest text that is not well-formed Unicode (it holds a lone surrogate)");
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   let hex = "";
   for (const byte of new Uint8Array(bytes)) hex += byte.toString(16).padStart(2, "0");

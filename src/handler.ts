@@ -1,5 +1,5 @@
 import { trace } from "@opentelemetry/api";
-import { userTag } from "./canonical.ts";
+import { isWellFormed, userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
 import { causeChain, errorAnswer } from "./handler/error-answer.ts";
@@ -177,7 +177,8 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
 
   async function signedInUser(request: Request, context: Partial<LifecycleEvent>): Promise<U> {
     const user = await options.authenticate(request);
-    if (!user || typeof user.id !== "string" || user.id === "") {
+    // An id that is not well-formed Unicode has no UTF-8 form, so it could share its digest with another.
+    if (!user || typeof user.id !== "string" || user.id === "" || !isWellFormed(user.id)) {
       reportNotAUser(user);
       throw new TollgateError("unauthenticated", { headers: { "WWW-Authenticate": challenge } });
     }

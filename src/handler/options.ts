@@ -75,5 +75,6 @@ function describe(value: unknown): string {
   const id = (value as { id?: unknown }).id;
   if (id === undefined) return `an object without an id (its keys: ${Object.keys(value).slice(0, 8).join(", ") || "none"})`;
   if (id === "") return "an object whose id is empty";
+  if (typeof id === "string") return "an object whose id is not well-formed Unicode (it holds a lone surrogate)";
   return `an object whose id is a ${typeof id}, not a string`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createTokenHandler, OptionError, type Logger } from "../../src/index.ts";
+import { sha256Hex } from "../../src/canonical.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { PERSONA } from "../conformance/fixture.ts";
 
@@ -76,6 +77,15 @@ describe("an authenticate that returns something that is not a user", () => {
     const handler = createTokenHandler({ ...base, authenticate: () => ({ sub: "u-1", email: "a@b.c" }) as never, logger, dev: true });
     await handler(request());
     expect(logger.lines[0]!.fields).toEqual({ option: "authenticate", returned: "an object without an id (its keys: sub, email)" });
+  });
+
+  it("takes an id that is not well-formed Unicode for no user: its digest would be another id's", async () => {
+    const logger = loggerKeepingLines();
+    const handler = createTokenHandler({ ...base, authenticate: () => ({ id: "user-\ud800" }), logger, dev: true });
+    expect((await handler(request())).status).toBe(401);
+    expect(logger.lines[0]!.fields).toEqual({ option: "authenticate", returned: "an object whose id is not well-formed Unicode (it holds a lone surrogate)" });
+    // Where the issuer is called directly, the digest refuses it.
+    await expect(sha256Hex("user:user-\ud800") as Promise<string>).rejects.toThrow(/not well-formed Unicode/);
   });
 
   it("is not said for null (no user), nor with dev: false", async () => {
