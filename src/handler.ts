@@ -5,7 +5,7 @@ import { corsFor, type CorsOptions } from "./handler/cors.ts";
 import { causeChain, errorAnswer } from "./handler/error-answer.ts";
 import { checkHandlerOptions, notAUserReporter } from "./handler/options.ts";
 import { checkRateLimits, rateLimiterFor, usageRateLimiterFor, type HandlerRateLimit } from "./handler/rate-limits.ts";
-import { readJsonBody, jsonResponse } from "./http.ts";
+import { isUsagePath, jsonResponse, readJsonBody } from "./http.ts";
 import { createTokenIssuer, type IssueRequest, type IssuedToken, type TokenIssuer, type TokenIssuerOptions } from "./issuer/index.ts";
 import { eventEmitter, type EventListener, type LifecycleEvent } from "./lifecycle.ts";
 import { consoleLogger, type Logger } from "./log.ts";
@@ -233,7 +233,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   const handler = async (request: Request): Promise<Response> => {
     if (cors && request.method === "OPTIONS") return cors.preflight(request);
     const context: Partial<LifecycleEvent> = {};
-    const isUsage = new URL(request.url).pathname.replace(/\/+$/, "").endsWith("/usage");
+    const isUsage = isUsagePath(request.url);
     const response = await traceRoute(isUsage ? "usage" : "issue", context, async () => {
       try {
         if (request.method !== "POST") throw new TollgateError("method_not_allowed", { headers: { Allow: cors ? "POST, OPTIONS" : "POST" } });

@@ -71,6 +71,18 @@ function tooLarge(maxBytes: number) {
   return new TollgateError("payload_too_large", { detail: `Body must be at most ${maxBytes} bytes` });
 }
 
+/** An absolute URL's path: what follows the authority, up to any query or fragment. */
+const URL_PATH = /^[^:/?#]+:\/\/[^/?#]*([^?#]*)/;
+
+/**
+ * Whether a request's URL names the usage route: its path ends in `/usage`, trailing slashes
+ * aside. A pattern rather than `new URL()`, which parses every part of the URL on every request
+ * to read one.
+ */
+export function isUsagePath(url: string): boolean {
+  return /\/usage\/*$/.test(URL_PATH.exec(url)?.[1] ?? "");
+}
+
 /** A response carrying `json` (JSON text) that no cache keeps, with the given extra fields (the rate limits'). */
 export function jsonResponse(json: string, fields?: Readonly<Record<string, string>>): Response {
   return new Response(json, { headers: { ...fields, "Content-Type": "application/json", "Cache-Control": "no-store" } });

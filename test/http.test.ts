@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jsonResponse } from "../src/http.ts";
+import { isUsagePath, jsonResponse } from "../src/http.ts";
 
 describe("jsonResponse", () => {
   it("sends the JSON text with the rate-limit fields when given, and never lets a cache keep it", async () => {
@@ -11,5 +11,16 @@ describe("jsonResponse", () => {
     const plain = jsonResponse("[]");
     expect(plain.headers.get("RateLimit-Policy")).toBeNull();
     expect(plain.headers.get("Cache-Control")).toBe("no-store");
+  });
+});
+
+describe("isUsagePath", () => {
+  it("reads the path alone: a query, a fragment or trailing slashes never change the route", () => {
+    const usage = ["http://h/api/session-token/usage", "http://h/usage/", "https://h:8443/a/usage//?x=1", "http://h/api/usage#top", "http://user@h/usage?next=/token"];
+    const token = ["http://h/api/session-token", "http://h/api/session-token?next=/usage", "http://h/a#/usage", "http://h/usage-report", "http://h/ausage", "http://h"];
+    for (const url of usage) expect(isUsagePath(url), url).toBe(true);
+    for (const url of token) expect(isUsagePath(url), url).toBe(false);
+    // The same answers as the URL parser's pathname would give.
+    for (const url of [...usage, ...token]) expect(isUsagePath(url), url).toBe(/\/usage\/*$/.test(new URL(url).pathname));
   });
 });
