@@ -1,4 +1,4 @@
-import { andThen, canonicalJson, sha256Hex, shortTag, userDigest, type MaybePromise } from "../canonical.ts";
+import { andThen, sha256Hex, shortTag, userDigest, type MaybePromise } from "../canonical.ts";
 import type { Profile } from "../profiles.ts";
 
 /**
@@ -18,12 +18,13 @@ export interface RequestKeys {
 /**
  * The reuse key is the digest of the canonical JSON of { client, config, provider, user }, put
  * together from the profile's canonical config (keys in the order RFC 8785 sorts them) so that the
- * config is not serialised again. Two tabs of one user (`clientId`) never share a token; a request
+ * config is not serialised again. RFC 8785 writes a string as `JSON.stringify` does, so the three
+ * strings need nothing more. Two tabs of one user (`clientId`) never share a token; a request
  * without a client id is a scope of its own.
  */
 export async function requestKeys(profile: Profile, userId: string, clientId: string | undefined): Promise<RequestKeys> {
   const owner = await userDigest(userId);
-  const scope = `{"client":${canonicalJson(clientId ?? null)},"config":${profile.canonicalConfig},"provider":${canonicalJson(profile.provider.name)},"user":${canonicalJson(userId)}}`;
+  const scope = `{"client":${JSON.stringify(clientId ?? null)},"config":${profile.canonicalConfig},"provider":${JSON.stringify(profile.provider.name)},"user":${JSON.stringify(userId)}}`;
   return { owner, user: shortTag(owner), reuseKey: `reuse:${await sha256Hex(scope)}` };
 }
 
