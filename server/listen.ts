@@ -21,7 +21,8 @@ type FetchHandler = (request: Request) => Response | Promise<Response>;
  * runtimes offer different knobs, so each applies what it has:
  * - Node (`node:http`): all three, as `headersTimeout`, `requestTimeout` and `keepAliveTimeout`;
  * - Bun: `idleTimeout`, the longest a connection may send nothing (at most 255 s), which also
- *   bounds stalled headers and bodies;
+ *   bounds a stalled body; stalled headers are cut off by a timeout of Bun's own, whatever
+ *   `idleTimeout` says (test/defects/slow-clients.test.ts shows both);
  * - Deno: `Deno.serve` has no such options; put a proxy with timeouts in front of it.
  */
 export interface ClientTimeouts {

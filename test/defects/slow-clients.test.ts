@@ -2,19 +2,23 @@
  * Slow and greedy clients against the standalone server's listener (server/listen.ts), on raw
  * sockets over loopback: stalled headers, a stalled body and an idle connection are cut off, and
  * a declared 100 MB body is answered 413 and the connection closed rather than read to its end.
+ * On Node in this process; on Bun, whose one knob is an idle timeout, in a child process.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listen, type Listening } from "../../server/listen.ts";
 import { closeAll, gateway } from "./support.ts";
 
 let server: Listening;
+let bun: { child: ChildProcess; port: number } | undefined;
 beforeAll(async () => {
   const { handler } = await gateway({ rateLimit: false });
   // Short limits, so that the test need not wait out the defaults.
   server = await listen(handler, 0, "127.0.0.1", { headersMs: 500, requestMs: 1_000, idleMs: 500 });
 });
 afterAll(async () => {
+  bun?.child.kill("SIGKILL");
   await server?.close();
   await closeAll();
 });
@@ -27,8 +31,8 @@ interface Conversation {
   closed: Promise<string>;
 }
 
-async function open(): Promise<Conversation> {
-  const socket = connect(server.port, "127.0.0.1");
+async function open(port = server.port): Promise<Conversation> {
+  const socket = connect(port, "127.0.0.1");
   await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let text = "";
   socket.on("data", (chunk) => (text += chunk.toString("latin1")));
@@ -73,5 +77,46 @@ describe("the listener", () => {
     const sent = await closed;
     expect(sent).toMatch(/^HTTP\/1\.1 413/);
     expect(sent).toMatch(/\r\nconnection: close\r\n/i);
+  });
+});
+
+// Bun's idle timeout is its only knob, and it acts on a coarse tick: a stalled connection goes some
+// seconds after the second it was given; stalled headers go on a timeout of Bun's own, longer still.
+// So these cases wait longer, side by side.
+describe.concurrent("the listener on Bun", { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    const child = spawn(new URL("../../node_modules/.bin/bun", import.meta.url).pathname, ["test/defects/slow-clients-listener.ts"], {
+      cwd: new URL("../..", import.meta.url).pathname,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let output = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        output += chunk.toString("utf8");
+        const match = /listening on (\d+)/.exec(output);
+        if (match) resolve(Number(match[1]));
+      });
+      child.once("exit", (code) => reject(new Error(`bun exited with ${code} before listening`)));
+    });
+    bun = { child, port };
+  });
+
+  it("drops a connection whose headers never finish", async ({ expect }) => {
+    const { socket, closed } = await open(bun!.port);
+    socket.write("POST /api/session-token HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    expect(await closed).toBe("");
+  });
+
+  it("drops a connection whose body stalls, never answering it", async ({ expect }) => {
+    const { socket, closed } = await open(bun!.port);
+    socket.write(headers({ "Content-Length": 100 }) + '{"personaType":');
+    expect(await closed).not.toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it("closes a kept-alive connection that stays idle", async ({ expect }) => {
+    const { socket, received, closed } = await open(bun!.port);
+    socket.write(headers({ "Content-Length": 2 }) + "{}");
+    await closed;
+    expect(received()).toMatch(/^HTTP\/1\.1 200/);
   });
 });
