@@ -2,6 +2,7 @@ import { trace } from "@opentelemetry/api";
 import { isWellFormed, userTag } from "./canonical.ts";
 import { OptionError, TollgateError } from "./errors.ts";
 import { corsFor, type CorsOptions } from "./handler/cors.ts";
+import { tokenAnswers } from "./handler/answers.ts";
 import { causeChain, errorAnswer } from "./handler/error-answer.ts";
 import { checkHandlerOptions, notAUserReporter } from "./handler/options.ts";
 import { checkRateLimits, rateLimiterFor, usageRateLimiterFor, type HandlerRateLimit } from "./handler/rate-limits.ts";
@@ -170,6 +171,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   const limitStoreFailure = logStoreFailure("rate-limit store failed");
   const limiter = rateLimiterFor<U>({ option: options.rateLimit, store: options.store, onStoreError: options.onStoreError, logStoreFailure: limitStoreFailure });
   const usageLimiter = usageRateLimiterFor(options.usageRateLimit, { store: options.store, onStoreError: options.onStoreError, logStoreFailure: limitStoreFailure });
+  const answerText = tokenAnswers();
   const cors = corsFor(options.cors);
   const answerError = errorAnswer(emit, logger, redact);
   const challenge = `Bearer realm="${options.realm ?? "tollgate"}"`;
@@ -213,7 +215,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
       throw error;
     }
     emit("issued", context, { cacheHit: issued.cacheHit });
-    return jsonResponse(tokenAnswer(issued), limits?.fields);
+    return jsonResponse(answerText(issued), limits?.fields);
   }
 
   async function usageRoute(request: Request, context: Partial<LifecycleEvent>): Promise<Response> {
@@ -292,15 +294,4 @@ class HttpIssueRequest implements IssueRequest {
   get signal(): AbortSignal {
     return this.request.signal;
   }
-}
-
-/** The answer's JSON text: `{ token, expiresAt, provider, profile, ...extra }`, `expiresAt` in ISO 8601. */
-function tokenAnswer(issued: IssuedToken): string {
-  return JSON.stringify({
-    token: issued.token,
-    expiresAt: new Date(issued.expiresAt).toISOString(),
-    provider: issued.provider,
-    profile: issued.profile,
-    ...issued.extra,
-  });
 }
