@@ -1,4 +1,5 @@
 import process from "node:process";
+import { PERSONAS } from "../test/support/personas.ts";
 import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
 
 /**
@@ -10,12 +11,14 @@ import { USER_TOKEN, benchTokenRoute } from "./setup.ts";
  *   npx tsx bench/in-process.ts
  *   node_modules/.bin/bun bench/in-process.ts
  *   node_modules/.bin/deno run --allow-env --allow-read bench/in-process.ts
+ *   PROMPT_CHARS=20000 npx tsx bench/in-process.ts   # a persona with a system prompt this long
  */
 
 const ROUNDS = 9;
 const REQUESTS_PER_ROUND = 20_000;
 
-const { tokens, emulator } = benchTokenRoute();
+const promptChars = Number(process.env.PROMPT_CHARS ?? 0);
+const { tokens, emulator } = benchTokenRoute(promptChars > 0 ? { personas: { support: { ...PERSONAS.support, systemPrompt: "x".repeat(promptChars) } } } : {});
 
 const tokenRequest = () =>
   new Request("http://127.0.0.1/api/session-token", {

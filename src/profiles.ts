@@ -1,4 +1,4 @@
-import { canonicalJson } from "./canonical.ts";
+import { digest } from "./canonical.ts";
 import { OptionError, TollgateError, ValidationError } from "./errors.ts";
 import { parseConfig, type ConfigInputOf, type Provider, type User } from "./provider.ts";
 import { PROFILE_NAME, type TokenRequest } from "./wire.ts";
@@ -16,8 +16,12 @@ export interface Profile<Config = unknown> {
   readonly provider: Provider<Config, unknown>;
   /** As the provider's schema gave it back: what `mint` is called with. */
   readonly config: Config;
-  /** The config's canonical JSON, part of the reuse key: two profiles with one config share tokens. */
-  readonly canonicalConfig: string;
+  /**
+   * The digest of the config's canonical JSON, which stands for the config in the reuse key (two
+   * profiles with one config share tokens). Worked out once, when the profile is made: a config
+   * can be long (a persona's system prompt), and a cache hit should not hash it again.
+   */
+  readonly configDigest: Promise<string>;
   /** The longest session this profile allows, in seconds, when the app set one. */
   readonly maxSessionSeconds: number | undefined;
 }
@@ -57,7 +61,7 @@ export function createProfile<P extends Provider<any, any>>(name: string, provid
     name,
     provider,
     config: checked,
-    canonicalConfig: canonicalJson(checked),
+    configDigest: digest(checked),
     maxSessionSeconds: sessionCeiling(`${option}: maxSessionSeconds`, options.maxSessionSeconds),
   };
 }
@@ -127,7 +131,7 @@ export function profilesFrom<U extends User>(options: ProfileOptions<U>): Profil
     const provider = options.provider!;
     try {
       const checked = parseConfig(provider, config);
-      return { name: CLIENT_CONFIG_PROFILE, provider, config: checked, canonicalConfig: canonicalJson(checked), maxSessionSeconds: ceiling };
+      return { name: CLIENT_CONFIG_PROFILE, provider, config: checked, configDigest: digest(checked), maxSessionSeconds: ceiling };
     } catch (error) {
       if (error instanceof ValidationError) throw new ValidationError(`config: ${error.detail}`);
       throw error;

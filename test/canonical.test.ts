@@ -1,9 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { andThen, canonicalJson, fingerprint, sha256Hex, userTag } from "../src/canonical.ts";
-import { requestKeys } from "../src/issuer/keys.ts";
-import { createProfile } from "../src/profiles.ts";
-import { anam } from "../src/providers/anam/index.ts";
-import { PERSONAS } from "./support/personas.ts";
+import { andThen, fingerprint, sha256Hex, userTag } from "../src/canonical.ts";
 
 // A remembered digest comes back as a plain string, a new one as a promise; both are the same hex.
 
@@ -36,21 +32,5 @@ describe("andThen", () => {
     const later = andThen(Promise.resolve(2), (n) => n * 3);
     expect(later).toBeInstanceOf(Promise);
     expect(await later).toBe(6);
-  });
-});
-
-describe("the reuse key", () => {
-  it("is the digest of the canonical JSON of client, config, provider and user, whatever the strings hold", async () => {
-    const provider = anam.emulated();
-    const profile = createProfile("support", provider, PERSONAS.support);
-    for (const [userId, clientId] of [
-      ["plain", undefined],
-      ['quo"te\\back', "tab-1"],
-      ["ünïcødé 🎭 \u2028\u0000\u001f", "tab_2"],
-    ] as const) {
-      const { reuseKey } = await requestKeys(profile, userId, clientId);
-      const canonical = canonicalJson({ user: userId, provider: provider.name, config: profile.config, client: clientId ?? null });
-      expect(reuseKey, userId).toBe(`reuse:${await sha256Hex(canonical)}`);
-    }
   });
 });

@@ -26,14 +26,16 @@ function setup() {
 }
 
 describe("issuer keys", () => {
-  it("keys the reuse cache by the digest of the canonical { client, config, provider, user }, unprefixed", async () => {
+  it("keys the reuse cache by the digest of the canonical { client, config's digest, provider, user }, unprefixed", async () => {
     const { issuer, keys, provider } = setup();
     const profile = createProfile("support", provider, config);
-    const issued = await issuer.issue({ profile, userId: "ünïcode user", clientId: "tab-1" });
-    const reuse = `reuse:${await digest({ provider: "anam", config, user: "ünïcode user", client: "tab-1" })}`;
-    expect(keys).toContain(reuse);
-    expect(keys).toContain(`token:${await sha256(issued.token)}`);
-    for (const key of keys) expect(key).not.toMatch(/tollgate|ünïcode|Cara|tab-1/);
+    for (const [userId, clientId] of [["ünïcode user 🎭", "tab-1"], ['quo"te\\back \u2028\u0000', undefined]] as const) {
+      const issued = await issuer.issue({ profile, userId, clientId });
+      const reuse = `reuse:${await digest({ provider: "anam", config: await digest(config), user: userId, client: clientId ?? null })}`;
+      expect(keys).toContain(reuse);
+      expect(keys).toContain(`token:${await sha256(issued.token)}`);
+    }
+    for (const key of keys) expect(key).not.toMatch(/tollgate|ünïcode|quo|Cara|tab-1/);
   });
 
   it("gives two profiles with one config the same token, and two tabs of one user each their own", async () => {

@@ -68,6 +68,31 @@ describe("reuse", () => {
     expect(upstreamCalls()).toBe(1);
   });
 
+  it("hashes a long config once, when the profile is made, not on every cache hit", async () => {
+    // A persona's system prompt can run to many kilobytes: hashing it per request would make every
+    // cache hit pay for it (and past the digest memo's bound, with a WebCrypto call each time).
+    const long = { ...PERSONAS.support, systemPrompt: "Be helpful. ".repeat(2_000) };
+    const longHandler = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }), authenticate, personas: { long }, logger: capturingLogger(), rateLimit: false });
+    const url = (await listen("long-config", longHandler)).url + "/api/session-token";
+    const first = await fetch(url, asUser("alice", { profile: "long" }));
+    const { token } = (await first.json()) as { token: string };
+    const digested: number[] = [];
+    const subtleDigest = crypto.subtle.digest;
+    crypto.subtle.digest = function (algorithm, data) {
+      digested.push((data as Uint8Array).byteLength);
+      return subtleDigest.call(this, algorithm, data);
+    };
+    try {
+      for (let i = 0; i < 5; i++) {
+        const again = await fetch(url, asUser("alice", { profile: "long" }));
+        expect(((await again.json()) as { token: string }).token).toBe(token);
+      }
+    } finally {
+      crypto.subtle.digest = subtleDigest;
+    }
+    expect(digested.filter((bytes) => bytes >= 20_000)).toEqual([]);
+  });
+
   it("makes one upstream call for 50 concurrent requests with one key", async () => {
     const body = { personaConfig: { ...PERSONAS.support, name: `Cara ${crypto.randomUUID()}` } };
     const tokens = await Promise.all(Array.from({ length: 50 }, () => tokenFor("alice", body)));

@@ -16,15 +16,16 @@ export interface RequestKeys {
 }
 
 /**
- * The reuse key is the digest of the canonical JSON of { client, config, provider, user }, put
- * together from the profile's canonical config (keys in the order RFC 8785 sorts them) so that the
- * config is not serialised again. RFC 8785 writes a string as `JSON.stringify` does, so the three
- * strings need nothing more. Two tabs of one user (`clientId`) never share a token; a request
- * without a client id is a scope of its own.
+ * The reuse key is the digest of the canonical JSON of { client, config, provider, user }, with the
+ * config's own digest standing for the config (the profile worked it out once). RFC 8785 writes a
+ * string as `JSON.stringify` does, and the keys are in the order it sorts them, so the text is put
+ * together here rather than serialised. Two tabs of one user (`clientId`) never share a token; a
+ * request without a client id is a scope of its own.
  */
 export async function requestKeys(profile: Profile, userId: string, clientId: string | undefined): Promise<RequestKeys> {
   const owner = await userDigest(userId);
-  const scope = `{"client":${JSON.stringify(clientId ?? null)},"config":${profile.canonicalConfig},"provider":${JSON.stringify(profile.provider.name)},"user":${JSON.stringify(userId)}}`;
+  const config = await profile.configDigest;
+  const scope = `{"client":${JSON.stringify(clientId ?? null)},"config":"${config}","provider":${JSON.stringify(profile.provider.name)},"user":${JSON.stringify(userId)}}`;
   return { owner, user: shortTag(owner), reuseKey: `reuse:${await sha256Hex(scope)}` };
 }
 
