@@ -10,7 +10,29 @@ import { listen, type Listening } from "../support/servers.ts";
 // checks. The emulator's clock stands still, so expiries are exact; a test moves it to expire a secret.
 
 const API_KEY = "sk-test-openai-3b9f1c7e5a2d4b6f8c0e";
-const SDP_OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n";
+/** A browser's offer as the Realtime guide's page makes it: audio to receive and the `oai-events` data channel. */
+const SDP_OFFER = [
+  "v=0",
+  "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+  "s=-",
+  "t=0 0",
+  "a=group:BUNDLE 0 1",
+  "m=audio 9 UDP/TLS/RTP/SAVPF 111 0",
+  "c=IN IP4 0.0.0.0",
+  "a=ice-ufrag:abcd",
+  "a=ice-pwd:0123456789abcdefghijklmn",
+  "a=setup:actpass",
+  "a=mid:0",
+  "a=recvonly",
+  "a=rtcp-mux",
+  "a=rtpmap:111 opus/48000/2",
+  "a=rtpmap:0 PCMU/8000",
+  "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+  "c=IN IP4 0.0.0.0",
+  "a=mid:1",
+  "a=sctp-port:5000",
+  "",
+].join("\r\n");
 
 interface Seen {
   path: string;
@@ -152,12 +174,39 @@ describe("the browser's WebRTC call with a client secret", () => {
     expect(await expired.json()).toMatchObject({ error: { type: "invalid_request_error" } });
   });
 
+  it("answers each media section of the offer in kind: Opus to send, the data channel, both in one bundle", async () => {
+    const { value } = await sdk().realtime.clientSecrets.create({});
+    const answer = await (await call(value)).text();
+    expect(answer).toMatch(/\r\na=group:BUNDLE 0 1\r\n/);
+    const [audio, channel] = answer.split(/\r\n(?=m=)/).slice(1);
+    expect(audio).toMatch(/^m=audio 9 UDP\/TLS\/RTP\/SAVPF 111\r\n/);
+    expect(audio).toMatch(/\r\na=sendonly\r\n/);
+    expect(audio).toMatch(/\r\na=setup:active\r\n/);
+    expect(audio).toMatch(/\r\na=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\r\n/);
+    expect(channel).toMatch(/^m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel\r\n[^]*a=mid:1\r\n/);
+  });
+
+  it("lets pages on any origin call it and read the call's Location", async () => {
+    const preflight = await fetch(`${server.url}/v1/realtime/calls`, { method: "OPTIONS", headers: { Origin: "http://app.test", "Access-Control-Request-Method": "POST" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("Access-Control-Allow-Headers")).toMatch(/Authorization/);
+    const { value } = await sdk().realtime.clientSecrets.create({});
+    for (const secret of [value, "ek_unknown"]) {
+      const response = await call(secret);
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
+      expect(response.headers.get("Access-Control-Expose-Headers")).toBe("Location");
+    }
+  });
+
   it("refuses a secret it never issued, and an offer that is not SDP", async () => {
     expect((await call("ek_0123456789abcdef")).status).toBe(401);
     const { value } = await sdk().realtime.clientSecrets.create({});
     const notSdp = await call(value, "application/json");
     expect(notSdp.status).toBe(400);
     expect(await notSdp.json()).toMatchObject({ error: { message: expect.stringContaining("application/sdp") } });
+    const videoOnly = await fetch(`${server.url}/v1/realtime/calls`, { method: "POST", headers: { Authorization: `Bearer ${value}`, "Content-Type": "application/sdp" }, body: "v=0\r\ns=-\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n" });
+    expect(videoOnly.status).toBe(400);
+    expect(await videoOnly.json()).toMatchObject({ error: { param: "sdp", message: expect.stringContaining("neither Opus audio nor a data channel") } });
   });
 });
 

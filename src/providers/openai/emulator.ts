@@ -9,7 +9,9 @@ import { authorization, emulatorKit, type Emulator, type EmulatorOptions } from 
  *   `{ value: "ek_...", expires_at, session }`;
  * - `POST /v1/realtime/calls`, the browser's WebRTC offer with the secret as bearer, answers 201
  *   with an SDP answer while the secret is live, as often as it is called: a secret may start
- *   sessions until it expires.
+ *   sessions until it expires. The answer answers the offer's own media sections, so a browser
+ *   accepts it; no media flows, since the emulator has no WebRTC stack. Pages call this route
+ *   from their own origin, so it answers CORS preflights and lets them read `Location`.
  * Errors are OpenAI's `{ error: { message, type, param, code } }`.
  */
 
@@ -106,11 +108,11 @@ export function createOpenAIEmulator(options: OpenAIEmulatorOptions): OpenAIEmul
     if (!contentType.toLowerCase().startsWith("application/sdp")) {
       return error(400, "Content-Type must be application/sdp.", null, "invalid_content_type");
     }
-    const offer = await request.text();
-    if (!offer.startsWith("v=0")) return error(400, "The request body must be an SDP offer.", "sdp", "invalid_value");
-    stats.sessionsStarted++;
     const callId = `rtc_${randomHex(12)}`;
-    return new Response(sdpAnswer(callId), {
+    const answer = sdpAnswer(await request.text(), callId);
+    if (typeof answer !== "string") return error(400, `The request body must be an SDP offer: ${answer.problem}.`, "sdp", "invalid_value");
+    stats.sessionsStarted++;
+    return new Response(answer, {
       status: 201,
       headers: { "Content-Type": "application/sdp", Location: `${CALLS_PATH}/${callId}` },
     });
@@ -119,8 +121,9 @@ export function createOpenAIEmulator(options: OpenAIEmulatorOptions): OpenAIEmul
   async function handle(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname !== MINT_PATH && pathname !== CALLS_PATH) return error(404, `Invalid URL (${request.method} ${pathname})`, null, "unknown_url");
-    if (request.method !== "POST") return error(405, `Invalid method for URL (${request.method} ${pathname})`, null, "method_not_allowed");
-    return pathname === MINT_PATH ? mint(request) : call(request);
+    if (pathname === CALLS_PATH) return withCors(request.method === "OPTIONS" ? new Response(null, { status: 204 }) : request.method === "POST" ? await call(request) : methodNotAllowed(request, pathname));
+    if (request.method !== "POST") return methodNotAllowed(request, pathname);
+    return mint(request);
   }
 
   return kit.emulator(handle, (status) => errorBody(status));
@@ -202,18 +205,65 @@ function effectiveSession(session: unknown): Record<string, unknown> {
   };
 }
 
-function sdpAnswer(callId: string): string {
+function methodNotAllowed(request: Request, pathname: string): Response {
+  return error(405, `Invalid method for URL (${request.method} ${pathname})`, null, "method_not_allowed");
+}
+
+/** The calls route is called by pages on their own origins, with a secret as bearer. */
+function withCors(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set("Access-Control-Allow-Origin", "*");
+  headers.set("Access-Control-Allow-Methods", "POST");
+  headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+  headers.set("Access-Control-Expose-Headers", "Location");
+  return new Response(response.body, { status: response.status, headers });
+}
+
+/** What an answer sends for what an offer says it does. */
+const ANSWER_DIRECTION: Record<string, string> = { sendrecv: "sendrecv", recvonly: "sendonly", sendonly: "recvonly", inactive: "inactive" };
+
+/**
+ * An SDP answer to `offer` that a browser accepts: its audio sections answered with Opus, its data
+ * channel with SCTP, anything else refused (port 0), with ICE credentials and a DTLS fingerprint of
+ * the emulator's own; or what is wrong with the offer.
+ */
+function sdpAnswer(offer: string, callId: string): string | { problem: string } {
+  if (!offer.startsWith("v=0")) return { problem: "it does not start with v=0" };
+  const sections = offer.split(/\r?\n(?=m=)/).slice(1);
+  if (sections.length === 0) return { problem: "it has no media section" };
+  const transport = [
+    `a=ice-ufrag:${randomHex(4)}`,
+    `a=ice-pwd:${randomHex(12)}`,
+    `a=fingerprint:sha-256 ${Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":")}`,
+    "a=setup:active",
+  ];
+  const bundle: string[] = [];
+  const media: string[] = [];
+  for (const section of sections) {
+    const [, kind, protocol, formats] = /^m=(\S+) \S+ (\S+) ?(.*)$/m.exec(section) ?? [];
+    const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
+    if (!kind || mid === undefined) return { problem: "a media section has no m= line or no a=mid" };
+    const opus = kind === "audio" ? /^a=rtpmap:(\d+) opus\/48000\/2/im.exec(section)?.[1] : undefined;
+    if (opus !== undefined) {
+      const direction = ANSWER_DIRECTION[/^a=(sendrecv|recvonly|sendonly|inactive)$/m.exec(section)?.[1] ?? "sendrecv"];
+      media.push(`m=audio 9 ${protocol} ${opus}`, "c=IN IP4 0.0.0.0", ...transport, `a=mid:${mid}`, `a=${direction}`, "a=rtcp-mux", `a=rtpmap:${opus} opus/48000/2`);
+      bundle.push(mid);
+    } else if (kind === "application" && /webrtc-datachannel/.test(formats!)) {
+      media.push(`m=application 9 ${protocol} webrtc-datachannel`, "c=IN IP4 0.0.0.0", ...transport, `a=mid:${mid}`, "a=sctp-port:5000");
+      bundle.push(mid);
+    } else {
+      media.push(`m=${kind} 0 ${protocol} ${formats!.split(" ")[0]}`, "c=IN IP4 0.0.0.0", `a=mid:${mid}`, "a=inactive");
+    }
+  }
+  if (bundle.length === 0) return { problem: "it offers neither Opus audio nor a data channel" };
   return [
     "v=0",
-    `o=- ${callId} 2 IN IP4 127.0.0.1`,
+    `o=- ${Number.parseInt(callId.slice(-8), 16)} 2 IN IP4 127.0.0.1`,
     "s=-",
     "t=0 0",
-    "a=group:BUNDLE 0",
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111",
-    "c=IN IP4 0.0.0.0",
-    "a=mid:0",
-    "a=sendrecv",
-    "a=rtpmap:111 opus/48000/2",
+    `a=group:BUNDLE ${bundle.join(" ")}`,
+    "a=msid-semantic: WMS",
+    ...media,
     "",
   ].join("\r\n");
 }
