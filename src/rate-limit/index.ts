@@ -91,9 +91,9 @@ export interface RateLimitCheck {
   degraded?: "open" | "memory";
   /**
    * Gives back every unit this check took, to the store that decided it, for a request that then
-   * handed out nothing (its mint failed upstream). A refused check has given its units back already. Once only: later calls do nothing. It never
-   * rejects: a store that cannot take the units back is told to `onStoreFailure`, and they stay
-   * counted.
+   * handed out nothing (its mint failed upstream); a refused check has given its units back
+   * already. Once only: later calls do nothing. It never rejects: a store that cannot take the
+   * units back is told to `onStoreFailure`, and they stay counted.
    */
   refund(): Promise<void>;
 }

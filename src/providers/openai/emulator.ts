@@ -9,7 +9,7 @@ import { authorization, emulatorKit, type Emulator, type EmulatorOptions } from 
  *   `{ value: "ek_...", expires_at, session }`;
  * - `POST /v1/realtime/calls`, the browser's WebRTC offer with the secret as bearer, answers 201
  *   with an SDP answer while the secret is live, as often as it is called: a secret may start
- *   sessions until it expires. The answer answers the offer's own media sections, so a browser
+ *   sessions until it expires. The answer mirrors the offer's media sections, so a browser
  *   accepts it; no media flows, since the emulator has no WebRTC stack. Pages call this route
  *   from their own origin, so it answers CORS preflights and lets them read `Location`.
  * Errors are OpenAI's `{ error: { message, type, param, code } }`.
@@ -108,10 +108,10 @@ export function createOpenAIEmulator(options: OpenAIEmulatorOptions): OpenAIEmul
     if (!contentType.toLowerCase().startsWith("application/sdp")) {
       return error(400, "Content-Type must be application/sdp.", null, "invalid_content_type");
     }
-    const callId = `rtc_${randomHex(12)}`;
-    const answer = sdpAnswer(await request.text(), callId);
+    const answer = sdpAnswer(await request.text());
     if (typeof answer !== "string") return error(400, `The request body must be an SDP offer: ${answer.problem}.`, "sdp", "invalid_value");
     stats.sessionsStarted++;
+    const callId = `rtc_${randomHex(12)}`;
     return new Response(answer, {
       status: 201,
       headers: { "Content-Type": "application/sdp", Location: `${CALLS_PATH}/${callId}` },
@@ -121,9 +121,11 @@ export function createOpenAIEmulator(options: OpenAIEmulatorOptions): OpenAIEmul
   async function handle(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname !== MINT_PATH && pathname !== CALLS_PATH) return error(404, `Invalid URL (${request.method} ${pathname})`, null, "unknown_url");
-    if (pathname === CALLS_PATH) return withCors(request.method === "OPTIONS" ? new Response(null, { status: 204 }) : request.method === "POST" ? await call(request) : methodNotAllowed(request, pathname));
-    if (request.method !== "POST") return methodNotAllowed(request, pathname);
-    return mint(request);
+    if (pathname === CALLS_PATH) {
+      if (request.method === "OPTIONS") return withCors(new Response(null, { status: 204 }));
+      return withCors(request.method === "POST" ? await call(request) : methodNotAllowed(request, pathname));
+    }
+    return request.method === "POST" ? mint(request) : methodNotAllowed(request, pathname);
   }
 
   return kit.emulator(handle, (status) => errorBody(status));
@@ -227,7 +229,7 @@ const ANSWER_DIRECTION: Record<string, string> = { sendrecv: "sendrecv", recvonl
  * channel with SCTP, anything else refused (port 0), with ICE credentials and a DTLS fingerprint of
  * the emulator's own; or what is wrong with the offer.
  */
-function sdpAnswer(offer: string, callId: string): string | { problem: string } {
+function sdpAnswer(offer: string): string | { problem: string } {
   if (!offer.startsWith("v=0")) return { problem: "it does not start with v=0" };
   const sections = offer.split(/\r?\n(?=m=)/).slice(1);
   if (sections.length === 0) return { problem: "it has no media section" };
@@ -258,7 +260,7 @@ function sdpAnswer(offer: string, callId: string): string | { problem: string } 
   if (bundle.length === 0) return { problem: "it offers neither Opus audio nor a data channel" };
   return [
     "v=0",
-    `o=- ${Number.parseInt(callId.slice(-8), 16)} 2 IN IP4 127.0.0.1`,
+    `o=- ${Date.now()} 2 IN IP4 127.0.0.1`,
     "s=-",
     "t=0 0",
     `a=group:BUNDLE ${bundle.join(" ")}`,
