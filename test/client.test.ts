@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createTollgateClient, TollgateClientError, type TollgateClientOptions } from "../src/client/index.ts";
+import { createTokenHandler, type LifecycleEvent } from "../src/index.ts";
+import { anam } from "../src/providers/anam/index.ts";
+import { createDeepgramEmulator, deepgram } from "../src/providers/deepgram/index.ts";
+import { PERSONAS } from "./support/personas.ts";
+import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "./support/servers.ts";
+import { clearOfWindowEdge } from "./support/windows.ts";
+
+// tollgate/client's own rules, in Node against a token handler on a loopback port: what it asks the
+// server for, how often, and what it makes of the answers. The browser suites (test/browser) run
+// the same client in Chromium with the providers' SDKs.
+
+let upstream: Upstream;
+let tokenUrl: string;
+const events: LifecycleEvent[] = [];
+/** Every request the clients sent, by path. */
+const sent: string[] = [];
+
+const counting: typeof fetch = (input, init) => {
+  sent.push(new URL(String(input)).pathname);
+  return fetch(input, init);
+};
+
+/** A client of the test handler as `user`, with storage of its own (a tab), counting what it sends. */
+function client(user = "alice", options: Partial<TollgateClientOptions> = {}) {
+  return createTollgateClient({ url: tokenUrl, headers: () => ({ Authorization: `Bearer user:${user}` }), storage: null, fetch: counting, ...options });
+}
+
+const named = (name: string) => events.filter((event) => event.name === name);
+const sentTo = (suffix: string) => sent.filter((path) => path.endsWith(suffix)).length;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  const grants = createDeepgramEmulator({ apiKey: TEST_API_KEY });
+  const grantsUrl = (await listen("client-deepgram", grants.fetch)).url;
+  const handler = createTokenHandler({
+    profiles: {
+      support: { provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url, retry: { attempts: 1 } }), config: PERSONAS.support },
+      // A grant that lives 6 s, so that a prefetched one nears its expiry within the test.
+      brief: { provider: deepgram({ apiKey: TEST_API_KEY, baseUrl: grantsUrl }), config: { ttlSeconds: 6 } },
+    },
+    authenticate: (request) => {
+      const match = /^Bearer user:(\S+)$/.exec(request.headers.get("Authorization") ?? "");
+      return match ? { id: match[1]! } : null;
+    },
+    rateLimit: { limits: [{ name: "user", limit: 3, windowMs: 3_600_000 }] },
+    logger: capturingLogger(),
+    onEvent: (event) => events.push(event),
+  });
+  tokenUrl = `${(await listen("client-tokens", handler)).url}/api/session-token`;
+});
+afterAll(closeAll);
+
+describe("tollgate/client", () => {
+  it("shares one request among the calls for one profile made at the same time", async () => {
+    const tab = client("sharer");
+    const before = sentTo("/session-token");
+    const answers = await Promise.all([tab.getToken("support"), tab.getToken("support"), tab.getToken("support")]);
+    expect(sentTo("/session-token") - before).toBe(1);
+    expect(new Set(answers.map((answer) => answer.token)).size).toBe(1);
+    expect(answers[0]).toMatchObject({ provider: "anam", profile: "support" });
+  });
+
+  it("has a prefetched token ready, and hands it out without asking again", async () => {
+    const tab = client("prefetcher");
+    const before = sentTo("/session-token");
+    tab.prefetch("support");
+    await vi.waitFor(() => expect(sentTo("/session-token") - before).toBe(1));
+    const { token } = await tab.getToken("support");
+    expect(sentTo("/session-token") - before).toBe(1);
+    expect(named("minted").some((event) => event.profile === "support")).toBe(true);
+    expect(token.split(".")).toHaveLength(3);
+  });
+
+  it("refreshes a prefetched token that nears its expiry unused, so that a late click gets one still good", async () => {
+    const tab = client("late-clicker");
+    tab.prefetch("brief");
+    await vi.waitFor(() => expect(named("minted").filter((event) => event.profile === "brief").length).toBeGreaterThanOrEqual(1), { timeout: 5_000 });
+    const mintedBefore = named("minted").filter((event) => event.profile === "brief").length;
+    // A sixth of the grant's 6 s before its expiry, the client asks again; the server's reuse margin
+    // has passed as well, so a new grant is minted.
+    await vi.waitFor(() => expect(named("minted").filter((event) => event.profile === "brief").length).toBeGreaterThan(mintedBefore), { timeout: 15_000, interval: 100 });
+    const sentBefore = sentTo("/session-token");
+    const answer = await tab.getToken("brief");
+    expect(sentTo("/session-token")).toBe(sentBefore);
+    expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(1_000);
+  }, 25_000);
+
+  it("reports started once and ended once, with the duration, however often the SDK says so", async () => {
+    const tab = client("reporter");
+    const reporter = tab.track(await tab.getToken("support"));
+    const before = sentTo("/usage");
+    reporter.started("session-1");
+    reporter.started("session-1");
+    await vi.waitFor(() => expect(named("started").length).toBeGreaterThanOrEqual(1));
+    reporter.ended("closed");
+    reporter.ended("closed again");
+    reporter.failed("too late");
+    await vi.waitFor(() => expect(named("ended").some((event) => event.user && event.durationMs !== undefined)).toBe(true));
+    // A report on the way is already counted: two requests, whatever else the SDK said.
+    expect(sentTo("/usage") - before).toBe(2);
+  });
+
+  it("types the server's refusals by their problem type, and a page that is not a problem by its status", async () => {
+    const anonymous = createTollgateClient({ url: tokenUrl, storage: null });
+    await expect(anonymous.getToken("support")).rejects.toMatchObject({ name: "TollgateClientError", code: "unauthenticated", status: 401 });
+    await expect(client("typer").getToken("no-such-profile")).rejects.toMatchObject({ code: "unknown_profile", status: 400 });
+    const proxy = (await listen("client-proxy-page", () => new Response("<html>Bad gateway</html>", { status: 502, headers: { "Content-Type": "text/html" } }))).url;
+    const error = await createTollgateClient({ url: proxy, storage: null }).getToken("support").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TollgateClientError);
+    expect(error).toMatchObject({ code: "http_502", status: 502 });
+    const unreachable = await createTollgateClient({ url: "http://127.0.0.1:1/api/session-token", storage: null }).getToken("support").catch((caught: unknown) => caught);
+    expect(unreachable).toMatchObject({ code: "network", status: 0 });
+  });
+
+  it("waits out a 503 as its Retry-After says, then gets the token", async () => {
+    const retries: Array<{ attempt: number; delayMs: number; status: number }> = [];
+    const tab = client("patient", { onRetry: (info) => retries.push(info) });
+    upstream.emulator.inject({ status: 503, retryAfter: 1 });
+    const answer = await tab.getToken("support");
+    expect(answer.token.split(".")).toHaveLength(3);
+    expect(retries).toEqual([{ attempt: 1, delayMs: 1_000, status: 503 }]);
+  });
+
+  it("fails at once on a Retry-After past its cap, rather than wait an hour", { timeout: 90_000 }, async () => {
+    // Near the hour's end the wait is short enough to be waited out, which is another case.
+    await clearOfWindowEdge(3_600_000, 60_000);
+    const retries: unknown[] = [];
+    // Three tokens an hour: three tabs take them, the fourth is told to come back in up to an hour.
+    for (let tab = 0; tab < 3; tab++) await client("greedy").getToken("support");
+    const error = await client("greedy", { onRetry: (info) => retries.push(info) }).getToken("support").catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "rate_limited", status: 429 });
+    expect((error as TollgateClientError).retryAfterMs).toBeGreaterThan(30_000);
+    expect(retries).toEqual([]);
+  });
+});
