@@ -210,8 +210,9 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
     try {
       issued = await issuing;
     } catch (error) {
-      // A mint that failed upstream handed out nothing, so it does not count against the user.
-      if (limits && error instanceof TollgateError && error.code.startsWith("upstream_")) await limits.check.refund();
+      // The limits count tokens handed out (docs/cost.md): a mint that failed upstream, or a
+      // request refused for its session limit, handed out nothing, so it does not count.
+      if (limits) await limits.check.refund();
       throw error;
     }
     emit("issued", context, { cacheHit: issued.cacheHit });

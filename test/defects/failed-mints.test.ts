@@ -59,3 +59,26 @@ describe.each(cases)("failed mints, on %s", (_, makeGateway) => {
     expect(await statuses(Array.from({ length: 6 }, (_, i) => server.mint("burst", body(100 + i))))).toEqual({ 200: 3, 429: 3 });
   });
 });
+
+describe("a request refused for its session limit", () => {
+  beforeEach(() => clearOfWindowEdge(3_600_000));
+
+  it("does not count against the rate limit either: it was handed nothing", async () => {
+    const server = await gateway({ rateLimit: "2/1h", sessions: { maxPerUser: 1 } });
+    const first = await server.mint("busy", { personaType: "support", clientId: "tab-1" });
+    expect(first.status).toBe(200);
+    const { sessionToken } = (await first.json()) as { sessionToken: string };
+    // The one lease is taken: the other tabs are refused for it, again and again.
+    for (let i = 0; i < 4; i++) {
+      const refused = await server.mint("busy", { personaType: "support", clientId: `tab-${i + 2}` });
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { type: string }).type).toBe("urn:tollgate:error:session_limit");
+    }
+    // The session ends and frees the lease; the user still has the second of two tokens an hour.
+    expect((await server.report("busy", sessionToken, "ended", { durationMs: 1_000 })).status).toBe(204);
+    expect((await server.mint("busy", { personaType: "support", clientId: "tab-9" })).status).toBe(200);
+    // And that one was the last: the two tokens handed out are what counted.
+    const third = await server.mint("busy", { personaType: "support", clientId: "tab-10" });
+    expect(((await third.json()) as { type: string }).type).toBe("urn:tollgate:error:rate_limited");
+  });
+});
