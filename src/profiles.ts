@@ -1,4 +1,4 @@
-import { digest } from "./canonical.ts";
+import { canonicalJson, sha256Hex } from "./canonical.ts";
 import { OptionError, TollgateError, ValidationError } from "./errors.ts";
 import { parseConfig, type ConfigInputOf, type Provider, type User } from "./provider.ts";
 import { PROFILE_NAME, type TokenRequest } from "./wire.ts";
@@ -51,8 +51,10 @@ export function createProfile<P extends Provider<any, any>>(name: string, provid
   }
   if (typeof provider?.mint !== "function" || typeof provider.name !== "string") throw new OptionError(`${option}: provider`, "must be a provider, such as anam({ apiKey })");
   let checked: unknown;
+  let configDigest: Promise<string>;
   try {
     checked = parseConfig(provider, config);
+    configDigest = digestOfConfig(checked);
   } catch (error) {
     if (error instanceof ValidationError) throw new OptionError(`${option}: config`, error.detail);
     throw error;
@@ -61,9 +63,24 @@ export function createProfile<P extends Provider<any, any>>(name: string, provid
     name,
     provider,
     config: checked,
-    configDigest: digest(checked),
+    configDigest,
     maxSessionSeconds: sessionCeiling(`${option}: maxSessionSeconds`, options.maxSessionSeconds),
   };
+}
+
+/**
+ * The digest of a checked config's canonical JSON. The JSON is written now, so that a config that
+ * has none (a lone surrogate in a prompt, a BigInt) is a ValidationError here, where its source is
+ * known, rather than a rejected promise that no request has awaited yet.
+ */
+function digestOfConfig(config: unknown): Promise<string> {
+  let canonical: string;
+  try {
+    canonical = canonicalJson(config);
+  } catch (error) {
+    throw new ValidationError(`has no JSON form: ${(error as Error).message}`);
+  }
+  return Promise.resolve(sha256Hex(canonical));
 }
 
 /** A session ceiling in whole seconds, or undefined for none. */
@@ -131,7 +148,7 @@ export function profilesFrom<U extends User>(options: ProfileOptions<U>): Profil
     const provider = options.provider!;
     try {
       const checked = parseConfig(provider, config);
-      return { name: CLIENT_CONFIG_PROFILE, provider, config: checked, configDigest: digest(checked), maxSessionSeconds: ceiling };
+      return { name: CLIENT_CONFIG_PROFILE, provider, config: checked, configDigest: digestOfConfig(checked), maxSessionSeconds: ceiling };
     } catch (error) {
       if (error instanceof ValidationError) throw new ValidationError(`config: ${error.detail}`);
       throw error;

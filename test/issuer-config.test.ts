@@ -55,6 +55,8 @@ describe("issuer keys", () => {
     const { provider } = setup();
     expect(() => createProfile("support", provider, { ...config, voiceId: "not a uuid" })).toThrow(/profile "support": config: voiceId: must be a UUID/);
     expect(() => createProfile("my persona!", provider, config)).toThrow(/"my persona!" can never be requested/);
+    // A config with no JSON form cannot be part of a reuse key: refused here, not on a request.
+    expect(() => createProfile("support", provider, { ...config, systemPrompt: "half \ud800 a pair" })).toThrow(/profile "support": config: has no JSON form/);
   });
 });
 

@@ -68,6 +68,14 @@ describe("reuse", () => {
     expect(upstreamCalls()).toBe(1);
   });
 
+  it("answers 400 for a browser's config that has no JSON form (a lone surrogate in its prompt)", async () => {
+    // JSON text can escape half a surrogate pair; JSON.parse then gives a string with a lone surrogate.
+    const body = JSON.stringify({ personaConfig: { ...PERSONAS.support, systemPrompt: "half HALF a pair" } }).replace("HALF", "\\ud800");
+    const response = await fetch(base, { ...asUser("alice"), body });
+    expect(response.status).toBe(400);
+    expect((await response.json()) as { detail: string }).toMatchObject({ detail: expect.stringContaining("config: has no JSON form") });
+  });
+
   it("hashes a long config once, when the profile is made, not on every cache hit", async () => {
     // A persona's system prompt can run to many kilobytes: hashing it per request would make every
     // cache hit pay for it (and past the digest memo's bound, with a WebCrypto call each time).
