@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { isWellFormed } from "./canonical.ts";
 import { ValidationError } from "./errors.ts";
 
 /**
@@ -24,10 +25,13 @@ export const TokenRequestBody = v.strictObject({
   personaConfig: v.optional(v.unknown()),
 });
 
+/** A token as it comes back: text with one UTF-8 form, since its record is found by its digest. */
+const ReportedToken = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS), v.check(isWellFormed, "must be well-formed Unicode"));
+
 /** `POST .../session-token/usage`: what the client saw of the token's session. `sessionToken` is accepted for `token`. */
 export const UsageReportBody = v.strictObject({
-  token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS))),
-  sessionToken: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS))),
+  token: v.optional(ReportedToken),
+  sessionToken: v.optional(ReportedToken),
   event: v.picklist(["started", "ended", "failed"], "must be started, ended or failed"),
   durationMs: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
   sessionId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),

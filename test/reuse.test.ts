@@ -159,6 +159,10 @@ describe("usage reports", () => {
   it("answers 404 for a token it never issued, 400 for a bad report, 401 without a user", async () => {
     expect((await report("alice", { sessionToken: "eyJ.not.ours", event: "started" })).status).toBe(404);
     expect((await report("alice", { sessionToken: "x", event: "paused" })).status).toBe(400);
+    // Half a surrogate pair has no UTF-8 form, so no digest finds a record by it: a bad report, not a 500.
+    const halfPair = await fetch(`${base}/usage`, { ...asUser("alice"), body: '{"token":"ey\\ud800","event":"started"}' });
+    expect(halfPair.status).toBe(400);
+    expect(((await halfPair.json()) as { detail: string }).detail).toBe("token: must be well-formed Unicode");
     const anonymous = await fetch(`${base}/usage`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(anonymous.status).toBe(401);
   });
