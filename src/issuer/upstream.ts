@@ -1,4 +1,5 @@
 import type { Tracer } from "@opentelemetry/api";
+import { isWellFormed } from "../canonical.ts";
 import { InvalidUpstreamResponse, TollgateError } from "../errors.ts";
 import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
 import type { MintContext, MintedToken, Provider, Upstream } from "../provider.ts";
@@ -62,6 +63,8 @@ export function minterFor(provider: Provider<unknown, unknown>, tracer: Tracer, 
 function checkedToken(provider: Provider<unknown, unknown>, minted: MintedToken): MintedToken {
   if (typeof minted?.token !== "string" || minted.token.length === 0) throw new InvalidUpstreamResponse(`${provider.name} gave no token`);
   if (minted.token.length > MAX_TOKEN_CHARS) throw new InvalidUpstreamResponse(`${provider.name} gave a token of ${minted.token.length} characters; at most ${MAX_TOKEN_CHARS} are accepted`);
+  // The usage route could never take it back: its record is found by a digest of its UTF-8 form.
+  if (!isWellFormed(minted.token)) throw new InvalidUpstreamResponse(`${provider.name} gave a token that is not well-formed Unicode`);
   if (!Number.isFinite(minted.expiresAt) || minted.expiresAt <= Date.now()) throw new InvalidUpstreamResponse(`${provider.name} gave a token that has already expired`);
   for (const field of ANSWER_FIELDS) {
     if (minted.extra && field in minted.extra) throw new InvalidUpstreamResponse(`${provider.name} put "${field}" among its extra fields, which the answer already has`);

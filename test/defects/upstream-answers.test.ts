@@ -41,6 +41,14 @@ describe("an upstream that answers 200 with a token nobody can use", () => {
     expect(await problemOf(response)).toMatchObject({ status: 502, type: "urn:tollgate:error:upstream_invalid_response" });
   });
 
+  it("is a 502 when the token is not well-formed Unicode, which no report could name", async () => {
+    const token = await anamLikeToken(Math.floor(Date.now() / 1000) + 3600);
+    // JSON.stringify escapes the half of a surrogate pair, and JSON.parse gives it back as it was.
+    server.upstream.emulator.inject({ status: 200, body: JSON.stringify({ sessionToken: `${token}\ud800` }) });
+    const response = await server.mint("half-pair-token");
+    expect(await problemOf(response)).toMatchObject({ status: 502, type: "urn:tollgate:error:upstream_invalid_response" });
+  });
+
   it("is a 502 when the body is 10 MB, and the token in it is neither handed out nor cached", async () => {
     const token = await anamLikeToken(Math.floor(Date.now() / 1000) + 3600);
     server.upstream.emulator.inject({ status: 200, body: JSON.stringify({ sessionToken: token, padding: "x".repeat(10 * 1024 * 1024) }) });
