@@ -6,7 +6,9 @@ import { emulatorKit, type Emulator } from "../emulator.ts";
  * `serverUrl`: `GET /rtc/validate?access_token=<jwt>` (and `/rtc/v1/validate`, where livekit-client
  * 2.x asks when its signalling socket fails) answers 200 for a token signed with the server's
  * secret, issued by its API key, not expired and allowed to join a room; 401 otherwise. Tokens are
- * signed locally, so there is no mint here: the kit's latency and faults apply to this check.
+ * signed locally, so there is no mint here: the kit's latency and faults apply to this check. It
+ * has no signalling socket, so a browser's join always ends at this check. Like a LiveKit server,
+ * it allows every origin (it relies on the token).
  */
 
 export interface LiveKitEmulatorOptions {
@@ -43,11 +45,25 @@ export function createLiveKitEmulator(options: LiveKitEmulatorOptions): LiveKitE
     return Response.json({ message: "success" });
   }
 
-  async function handle(request: Request): Promise<Response> {
+  async function route(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
+    if (request.method === "OPTIONS") return new Response(null, { status: 204 });
     if (!VALIDATE_PATHS.has(pathname)) return error(404, "Not found");
     if (request.method !== "GET") return error(405, "Method not allowed");
     return validate(request);
+  }
+
+  /** CORS as a LiveKit server has it: every origin allowed, and every request header. */
+  async function handle(request: Request): Promise<Response> {
+    const response = await route(request);
+    const headers = new Headers(response.headers);
+    headers.set("Access-Control-Allow-Origin", request.headers.get("Origin") ?? "*");
+    headers.append("Vary", "Origin");
+    if (request.method === "OPTIONS") {
+      headers.set("Access-Control-Allow-Methods", "GET, POST");
+      headers.set("Access-Control-Allow-Headers", request.headers.get("Access-Control-Request-Headers") ?? "*");
+    }
+    return new Response(response.body, { status: response.status, headers });
   }
 
   return kit.emulator(handle, errorBody);
