@@ -20,9 +20,13 @@ export async function connectLiveKitRoom<R extends LiveKitRoom>(tollgate: Tollga
     profile,
     async (token, reporter) => {
       if (typeof token.serverUrl !== "string") throw new TypeError(`profile "${profile}" is not a LiveKit profile: its answer has no serverUrl`);
-      // RoomEvent.Connected and RoomEvent.Disconnected, by their string values.
-      room.once("connected", () => reporter.started(room.name));
-      room.once("disconnected", (reason?: unknown) => reporter.ended(reason === undefined ? undefined : String(reason)));
+      // RoomEvent.Connected and RoomEvent.Disconnected, by their string values. A room that never
+      // connected had no session to end: livekit-client says `disconnected` for a refused join too,
+      // before `connect` rejects, and that token is to be reported failed instead.
+      room.once("connected", () => {
+        reporter.started(room.name);
+        room.once("disconnected", (reason?: unknown) => reporter.ended(reason === undefined ? undefined : String(reason)));
+      });
       await room.connect(token.serverUrl, token.token, options);
       return room;
     },
@@ -30,6 +34,11 @@ export async function connectLiveKitRoom<R extends LiveKitRoom>(tollgate: Tollga
   );
 }
 
+/**
+ * livekit-client's `Room.connect` rethrows its signal client's `NotAllowed` as a `ServerUnreachable`
+ * that keeps the reason and the status but not the `reasonName` (2.23), so the status is what
+ * tells a refused token (test/browser/livekit-room.test.ts).
+ */
 function isRefusal(error: unknown): boolean {
   const { reasonName, status } = (error ?? {}) as { reasonName?: unknown; status?: unknown };
   return reasonName === "NotAllowed" || status === 401 || status === 403;
