@@ -1,11 +1,9 @@
-import { build } from "esbuild";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { serve } from "srvx";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createTokenHandler, type LifecycleEvent } from "../../src/index.ts";
+import type { LifecycleEvent } from "../../src/index.ts";
 import { createLiveKitEmulator, livekit, type LiveKitEmulator } from "../../src/providers/livekit/index.ts";
 import { closeAll, listen } from "../support/servers.ts";
-import { launchChromium, loopbackContext } from "./support.ts";
+import { PAGE_USER_BEARER, launchChromium, loopbackContext, openTab, pageBundle, scriptPage, tokenRouteFor } from "./support.ts";
 
 // tollgate/client/livekit in Debian's Chromium with the real livekit-client: the page, on an origin
 // of its own, gets a room token from the token handler on another and joins with livekit-client's
@@ -15,7 +13,6 @@ import { launchChromium, loopbackContext } from "./support.ts";
 // which the hook reports failed and retries once with a fresh token; a token it accepts is an
 // error of another kind, which is no refusal.
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const API_KEY = "APIbrowser";
 const API_SECRET = "livekit-browser-secret-that-is-long-enough";
 
@@ -29,23 +26,6 @@ const events: LifecycleEvent[] = [];
 /** The paths livekit-client asked the emulator for, in order. */
 const asked: string[] = [];
 
-/** livekit-client's Room, tollgate/client and its LiveKit hook, bundled for the page as an app's bundler would. */
-async function pageScript(): Promise<string> {
-  const result = await build({
-    stdin: {
-      contents: `export { Room } from "livekit-client"; export { createTollgateClient } from "./src/client/index.ts"; export { connectLiveKitRoom } from "./src/client/livekit.ts";`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "iife",
-    globalName: "tollgate",
-    platform: "browser",
-    write: false,
-  });
-  return result.outputFiles[0]!.text;
-}
-
 beforeAll(async () => {
   emulator = createLiveKitEmulator({ apiKey: API_KEY, apiSecret: API_SECRET });
   emulatorUrl = (
@@ -55,32 +35,15 @@ beforeAll(async () => {
     })
   ).url;
 
-  const script = await pageScript();
-  const pageServer = serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    silent: true,
-    gracefulShutdown: false,
-    fetch: (request) =>
-      new URL(request.url).pathname === "/room.js"
-        ? new Response(script, { headers: { "Content-Type": "text/javascript" } })
-        : new Response('<!doctype html><meta charset="utf-8"><title>room</title><script src="/room.js"></script>', { headers: { "Content-Type": "text/html" } }),
-  });
-  await pageServer.ready();
-  page = { url: pageServer.url!.replace(/\/$/, ""), close: () => pageServer.close(true) };
+  page = await scriptPage(await pageBundle('export { Room } from "livekit-client"; export { createTollgateClient } from "./src/client/index.ts"; export { connectLiveKitRoom } from "./src/client/livekit.ts";'));
 
   const serverUrl = emulatorUrl.replace(/^http/, "ws");
-  const handler = createTokenHandler({
-    profiles: {
-      standup: { provider: livekit({ apiKey: API_KEY, apiSecret: API_SECRET, url: serverUrl }), config: { room: "standup" } },
-      // Signed with a secret the server does not hold, as after a rotation: every token is refused.
-      rotated: { provider: livekit({ apiKey: API_KEY, apiSecret: "a-secret-the-server-no-longer-holds-0123", url: serverUrl }), config: { room: "standup" } },
-    },
-    authenticate: (request) => (request.headers.get("Authorization") === "Bearer page-user" ? { id: "page-user" } : null),
-    cors: { origins: [page.url] },
-    onEvent: (event) => events.push(event),
-  });
-  tokenUrl = `${(await listen("livekit-tokens", handler)).url}/api/session-token`;
+  const profiles = {
+    standup: { provider: livekit({ apiKey: API_KEY, apiSecret: API_SECRET, url: serverUrl }), config: { room: "standup" } },
+    // Signed with a secret the server does not hold, as after a rotation: every token is refused.
+    rotated: { provider: livekit({ apiKey: API_KEY, apiSecret: "a-secret-the-server-no-longer-holds-0123", url: serverUrl }), config: { room: "standup" } },
+  };
+  tokenUrl = await tokenRouteFor("livekit-tokens", profiles, page.url, events);
   browser = await launchChromium();
   context = await loopbackContext(browser);
 }, 60_000);
@@ -97,14 +60,12 @@ interface JoinResult {
 
 /** Joins `profile`'s room in a fresh page, with livekit-client's own Room. */
 async function join(profile: string): Promise<{ tab: Page; result: JoinResult }> {
-  const tab = await context.newPage();
-  await tab.goto(`${page.url}/`);
-  await tab.waitForFunction(() => "tollgate" in globalThis);
+  const tab = await openTab(context, page.url);
   const result = await tab.evaluate(
-    async ({ tokenUrl, profile }) => {
+    async ({ tokenUrl, profile, bearer }) => {
       type Bundle = typeof import("../../src/client/livekit.ts") & typeof import("../../src/client/index.ts") & { Room: typeof import("livekit-client").Room };
       const { Room, createTollgateClient, connectLiveKitRoom } = (globalThis as unknown as { tollgate: Bundle }).tollgate;
-      const client = createTollgateClient({ url: tokenUrl, headers: () => ({ Authorization: "Bearer page-user" }) });
+      const client = createTollgateClient({ url: tokenUrl, headers: () => ({ Authorization: bearer }) });
       try {
         await connectLiveKitRoom(client, profile, new Room(), { maxRetries: 0 });
         return {};
@@ -113,7 +74,7 @@ async function join(profile: string): Promise<{ tab: Page; result: JoinResult }>
         return { error: { name, message, reason, reasonName, status } };
       }
     },
-    { tokenUrl, profile },
+    { tokenUrl, profile, bearer: PAGE_USER_BEARER },
   );
   return { tab, result };
 }

@@ -1,19 +1,15 @@
-import { build } from "esbuild";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { serve } from "srvx";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createTokenHandler, type LifecycleEvent } from "../../src/index.ts";
+import type { LifecycleEvent } from "../../src/index.ts";
 import { createOpenAIEmulator, openai, type OpenAIEmulator } from "../../src/providers/openai/index.ts";
 import { TEST_API_KEY, closeAll, listen } from "../support/servers.ts";
-import { launchChromium, loopbackContext } from "./support.ts";
+import { PAGE_USER_BEARER, launchChromium, loopbackContext, openTab, pageBundle, scriptPage, tokenRouteFor } from "./support.ts";
 
 // tollgate/client/openai in Debian's Chromium: the page, on an origin of its own, gets a client
 // secret from the token handler on another, makes its WebRTC offer with the browser's own
 // RTCPeerConnection, and posts it to the OpenAI emulator on a third, as a page posts it to
 // api.openai.com. The emulator's answer is one the browser accepts; no media flows. Each case
 // checks what the page sent and what the handler heard back.
-
-const ROOT = new URL("../..", import.meta.url).pathname;
 
 let emulator: OpenAIEmulator;
 let emulatorUrl: string;
@@ -24,23 +20,6 @@ let context: BrowserContext;
 const events: LifecycleEvent[] = [];
 /** Calls whose secret is swapped for one the emulator never issued, so that it refuses them as OpenAI refuses a dead secret. */
 let callsToRefuse = 0;
-
-/** tollgate/client and its OpenAI hook, bundled for the page as an app's bundler would. */
-async function pageScript(): Promise<string> {
-  const result = await build({
-    stdin: {
-      contents: `export { createTollgateClient } from "./src/client/index.ts"; export { startOpenAICall } from "./src/client/openai.ts";`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "iife",
-    globalName: "tollgate",
-    platform: "browser",
-    write: false,
-  });
-  return result.outputFiles[0]!.text;
-}
 
 beforeAll(async () => {
   emulator = createOpenAIEmulator({ apiKey: TEST_API_KEY });
@@ -56,27 +35,10 @@ beforeAll(async () => {
     })
   ).url;
 
-  const script = await pageScript();
-  const pageServer = serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    silent: true,
-    gracefulShutdown: false,
-    fetch: (request) =>
-      new URL(request.url).pathname === "/call.js"
-        ? new Response(script, { headers: { "Content-Type": "text/javascript" } })
-        : new Response('<!doctype html><meta charset="utf-8"><title>call</title><script src="/call.js"></script>', { headers: { "Content-Type": "text/html" } }),
-  });
-  await pageServer.ready();
-  page = { url: pageServer.url!.replace(/\/$/, ""), close: () => pageServer.close(true) };
+  page = await scriptPage(await pageBundle('export { createTollgateClient } from "./src/client/index.ts"; export { startOpenAICall } from "./src/client/openai.ts";'));
 
-  const handler = createTokenHandler({
-    profiles: { voice: { provider: openai({ apiKey: TEST_API_KEY, baseUrl: emulatorUrl }), config: { session: { type: "realtime", model: "gpt-realtime" } } } },
-    authenticate: (request) => (request.headers.get("Authorization") === "Bearer page-user" ? { id: "page-user" } : null),
-    cors: { origins: [page.url] },
-    onEvent: (event) => events.push(event),
-  });
-  tokenUrl = `${(await listen("openai-tokens", handler)).url}/api/session-token`;
+  const profiles = { voice: { provider: openai({ apiKey: TEST_API_KEY, baseUrl: emulatorUrl }), config: { session: { type: "realtime", model: "gpt-realtime" } } } };
+  tokenUrl = await tokenRouteFor("openai-tokens", profiles, page.url, events);
   browser = await launchChromium();
   context = await loopbackContext(browser);
 }, 60_000);
@@ -94,20 +56,13 @@ interface CallResult {
   error?: string;
 }
 
-async function openPage(): Promise<Page> {
-  const tab = await context.newPage();
-  await tab.goto(`${page.url}/`);
-  await tab.waitForFunction(() => "tollgate" in globalThis);
-  return tab;
-}
-
 /** Starts a call in the page and leaves it in `globalThis.call`. */
 function startCall(tab: Page): Promise<CallResult> {
   return tab.evaluate(
-    async ({ tokenUrl, emulatorUrl }) => {
+    async ({ tokenUrl, emulatorUrl, bearer }) => {
       type Hook = typeof import("../../src/client/openai.ts") & typeof import("../../src/client/index.ts");
       const { createTollgateClient, startOpenAICall } = (globalThis as unknown as { tollgate: Hook }).tollgate;
-      const client = createTollgateClient({ url: tokenUrl, headers: () => ({ Authorization: "Bearer page-user" }) });
+      const client = createTollgateClient({ url: tokenUrl, headers: () => ({ Authorization: bearer }) });
       try {
         const call = await startOpenAICall(client, "voice", { baseUrl: emulatorUrl });
         (globalThis as unknown as { call: typeof call }).call = call;
@@ -116,7 +71,7 @@ function startCall(tab: Page): Promise<CallResult> {
         return { error: String(error) };
       }
     },
-    { tokenUrl, emulatorUrl },
+    { tokenUrl, emulatorUrl, bearer: PAGE_USER_BEARER },
   );
 }
 
@@ -126,7 +81,7 @@ describe("an OpenAI Realtime call from Chromium", () => {
   it("sends the browser's own offer with the client secret, is reported started with the call's id, and ended on stop()", async () => {
     events.length = 0;
     const startedBefore = emulator.stats.sessionsStarted;
-    const tab = await openPage();
+    const tab = await openTab(context, page.url);
     const result = await startCall(tab);
     expect(result.error).toBeUndefined();
     expect(result.token).toMatch(/^ek_/);
@@ -145,7 +100,7 @@ describe("an OpenAI Realtime call from Chromium", () => {
   it("reports a secret OpenAI refuses as failed, and calls again with a fresh one", async () => {
     events.length = 0;
     callsToRefuse = 1;
-    const tab = await openPage();
+    const tab = await openTab(context, page.url);
     const result = await startCall(tab);
     expect(result.error).toBeUndefined();
     expect(result.callId).toMatch(/^rtc_/);

@@ -1,5 +1,8 @@
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { build } from "esbuild";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { serve } from "srvx";
+import { createTokenHandler, type LifecycleEvent, type TokenHandlerOptions } from "../../src/index.ts";
+import { listen } from "../support/servers.ts";
 
 /**
  * For the browser suites: Debian's Chromium, headless, driven by playwright-core, with every request
@@ -41,4 +44,55 @@ export async function pageOrigin(target: () => string): Promise<{ url: string; c
   } });
   await server.ready();
   return { url: server.url!.replace(/\/$/, ""), close: () => server.close(true) };
+}
+
+/** `exports` (ESM export lines, paths from the repository's root) bundled for a page as an app's bundler would, on `globalThis.tollgate`. */
+export async function pageBundle(exports: string): Promise<string> {
+  const result = await build({
+    stdin: { contents: exports, resolveDir: new URL("../..", import.meta.url).pathname, loader: "ts" },
+    bundle: true,
+    format: "iife",
+    globalName: "tollgate",
+    platform: "browser",
+    write: false,
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** An origin of its own whose page loads `script` and nothing else. */
+export async function scriptPage(script: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    silent: true,
+    gracefulShutdown: false,
+    fetch: (request) =>
+      new URL(request.url).pathname === "/page.js"
+        ? new Response(script, { headers: { "Content-Type": "text/javascript" } })
+        : new Response('<!doctype html><meta charset="utf-8"><title>tollgate</title><script src="/page.js"></script>', { headers: { "Content-Type": "text/html" } }),
+  });
+  await server.ready();
+  return { url: server.url!.replace(/\/$/, ""), close: () => server.close(true) };
+}
+
+/** The bearer token of the one user the pages of these suites sign in as. */
+export const PAGE_USER_BEARER = "Bearer page-user";
+
+/** A token handler on a loopback port for `profiles`, callable from `pageOrigin`, its events kept in `events`; its token route's URL. */
+export async function tokenRouteFor(name: string, profiles: TokenHandlerOptions["profiles"], pageOrigin: string, events: LifecycleEvent[]): Promise<string> {
+  const handler = createTokenHandler({
+    profiles,
+    authenticate: (request) => (request.headers.get("Authorization") === PAGE_USER_BEARER ? { id: "page-user" } : null),
+    cors: { origins: [pageOrigin] },
+    onEvent: (event) => events.push(event),
+  });
+  return `${(await listen(name, handler)).url}/api/session-token`;
+}
+
+/** A new tab on `url`, once the page's bundle has loaded. */
+export async function openTab(context: BrowserContext, url: string): Promise<Page> {
+  const tab = await context.newPage();
+  await tab.goto(`${url}/`);
+  await tab.waitForFunction(() => "tollgate" in globalThis);
+  return tab;
 }
