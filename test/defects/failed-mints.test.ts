@@ -49,7 +49,9 @@ describe.each(cases)("failed mints, on %s", (_, makeGateway) => {
 
   it("cannot be overrun by concurrent requests: the units are taken before the upstream call and given back after it failed", async () => {
     const server = await makeGateway();
-    server.upstream.emulator.latencyMs = 300;
+    // Long enough that all twenty have been decided before the first failure gives its unit back,
+    // however slowly a busy machine gets them onto the wire.
+    server.upstream.emulator.latencyMs = 2_000;
     for (let i = 0; i < 20; i++) server.upstream.emulator.inject({ status: 500 });
     // Twenty at once, each in a tab of its own (so that none shares another's mint): three get
     // through to the failing upstream, the rest are refused while those three hold the units.
