@@ -284,7 +284,7 @@ describe("denials", () => {
     expect(counterValue(metrics.get("tollgate.token.denials"), { "error.type": "unauthenticated" })).toBe(0);
   });
 
-  it("429 (rate_limited) is a span event, an unset span status and a rejected rate-limit decision", async () => {
+  it("429 (rate_limited) is a span event, an unset span status and a rejected rate-limit decision", { timeout: 40_000 }, async () => {
     await clearOfWindowEdge(60_000);
     const { telemetry, tokenUrl } = await tracedServer({ rateLimit: { limits: [{ name: "per-user", limit: 1, windowMs: 60_000 }] } });
     await tokenFor(tokenUrl);
