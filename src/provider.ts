@@ -12,7 +12,7 @@ import type { ResolvedRetryOptions } from "./retry.ts";
 
 /**
  * - `single-use`: the token starts one session, so it is handed out again only until that session
- *   is reported started (Anam, AssemblyAI, LiveAvatar, Gemini with `uses: 1`).
+ *   is reported started (Anam, AssemblyAI, LiveAvatar, Gemini with a number of `uses`).
  * - `reusable`: it may start sessions until it expires (Deepgram grants, LiveKit JWTs, OpenAI
  *   client secrets), so a started report does not take it out of the reuse cache.
  */

@@ -32,7 +32,9 @@ export function gemini(options: GeminiOptions): GeminiProvider {
       path: `/${API_VERSION}/auth_tokens`,
       method: "POST",
       config: geminiConfigSchema,
-      tokenUse: (config) => (config.uses === 1 ? "single-use" : "reusable"),
+      // A token with a number of uses cannot go to any number of sessions, and the reuse cache counts
+      // one start per token, not per session: so any finite `uses` is handed out as single-use.
+      tokenUse: (config) => (config.uses === 0 ? "reusable" : "single-use"),
       authHeaders: (apiKey) => ({ "x-goog-api-key": apiKey }),
       request: (config, context) => ({ body: authTokenBody(config, tokenWindow(config, context, Date.now())) }),
       // The answer states no expiry: the instants are the ones this mint asked for.
