@@ -73,6 +73,9 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const authHeaders = spec.authHeaders(apiKey);
   const readMessage = spec.errorMessage ?? defaultErrorMessage;
+  // The key as headers carry it (trimmed), which also covers any text that quotes it untrimmed.
+  const secret = apiKey.trim();
+  const redact = (text: string) => text.split(secret).join("[redacted]");
 
   async function mint(config: Config, context: MintContext): Promise<MintedToken> {
     const sent = spec.request(config, context);
@@ -91,10 +94,12 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     const mintedAt = Date.now();
     const text = await readCapped(response, MAX_UPSTREAM_BODY_BYTES);
     if (!response.ok) {
+      // Redacted here, where the provider knows its key: an upstream may quote the key it refused, and
+      // a provider that only a profile resolver reaches is not among those the handler redacts for.
       const message = text === undefined ? undefined : readMessage(parseJson(text));
       throw new UpstreamError(
         response.status,
-        `${spec.label} answered ${response.status}${message ? `: ${message.slice(0, 500)}` : ""}`,
+        `${spec.label} answered ${response.status}${message ? `: ${redact(message).slice(0, 500)}` : ""}`,
         parseRetryAfter(response.headers.get("Retry-After")),
       );
     }
@@ -111,7 +116,7 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     reuseMarginMs: spec.reuseMarginMs,
     mint,
     upstream: { endpoint, method: spec.method, retry: resolveRetryOptions(options.retry), classify: classifyFailure },
-    redact: (text) => text.split(apiKey).join("[redacted]"),
+    redact,
   });
   return provider as HttpProvider<Config, Input>;
 }

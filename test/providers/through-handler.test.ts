@@ -10,7 +10,7 @@ import { createLiveAvatarEmulator, liveavatar } from "../../src/providers/liveav
 import { livekit } from "../../src/providers/livekit/index.ts";
 import { createOpenAIEmulator, openai } from "../../src/providers/openai/index.ts";
 import { createXaiEmulator, xai } from "../../src/providers/xai/index.ts";
-import { capturingLogger, closeAll, listen } from "../support/servers.ts";
+import { TEST_API_KEY, capturingLogger, closeAll, listen } from "../support/servers.ts";
 
 // Every provider through the same handler over real loopback HTTP: the token and its expiry in the
 // answer, reuse that follows the token's use, retries by failure class, and the error mapping.
@@ -115,5 +115,28 @@ describe.each(cases)("$name through the handler", (testCase) => {
     expect(((await down.json()) as { type: string }).type).toBe(problemType("upstream_unavailable"));
     expect(Number(down.headers.get("Retry-After"))).toBeGreaterThan(0);
     emulator.clearFaults();
+  });
+});
+
+describe("a provider reached only through a profile resolver", () => {
+  it("keeps its API key out of the log and the answer when the upstream's error quotes it", async () => {
+    // The handler redacts the providers it knows of up front; a resolver's are known only to themselves.
+    const provider = deepgram.emulated({ apiKey: TEST_API_KEY, retry: fastRetries });
+    const logger = capturingLogger();
+    const handler = createTokenHandler({
+      profiles: (name) => (name === "transcribe" ? { provider, config: deepgram.demo } : undefined),
+      authenticate: () => ({ id: "erin" }),
+      rateLimit: false,
+      logger,
+    });
+    const url = `${(await listen("handler-resolver-only", handler)).url}/api/session-token`;
+    provider.emulator.inject({ status: 401, body: JSON.stringify({ err_code: "INVALID_AUTH", err_msg: `Invalid credentials: ${TEST_API_KEY}` }) });
+
+    const response = await fetch(url, { method: "POST", headers: { Authorization: "Bearer erin", "Content-Type": "application/json" }, body: JSON.stringify({ profile: "transcribe" }) });
+    expect(response.status).toBe(502);
+    expect(await response.text()).not.toContain(TEST_API_KEY);
+    // The upstream's explanation is logged, its key replaced.
+    expect(logger.lines.join("\n")).toContain("Deepgram answered 401: Invalid credentials: [redacted]");
+    for (const line of logger.lines) expect(line).not.toContain(TEST_API_KEY);
   });
 });
