@@ -166,8 +166,7 @@ describe("our provider against the emulator", () => {
     const echoing = xai.emulated({ apiKey });
     echoing.emulator!.inject({ status: 503, body: JSON.stringify({ code: "unavailable", error: `overloaded for ${apiKey}` }) });
     const error = await rejection(echoing.mint(parseConfig(echoing, {}), context()));
-    expect((error as Error).message).toContain(apiKey);
-    expect(echoing.redact((error as Error).message)).toBe("xAI answered 503: overloaded for [redacted]");
+    expect((error as Error).message).toBe("xAI answered 503: overloaded for [redacted]");
   });
 });
 
