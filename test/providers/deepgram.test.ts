@@ -45,6 +45,8 @@ describe("@deepgram/sdk against the emulator", () => {
     expect(grant.expires_in).toBe(120);
     const claims = decodeJwt(grant.access_token);
     expect(claims.exp! - claims.iat!).toBe(120);
+    // The permission the SDK's doc comment of grant() names: "usage::write", with two colons.
+    expect(claims.scopes).toEqual(["usage::write"]);
   });
 
   it("grants the default 30 seconds when the SDK sends no TTL", async () => {
