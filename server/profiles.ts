@@ -28,7 +28,7 @@ export async function loadProfiles(options: { profilesFile?: string; personasFil
     const profiles: Record<string, ProfileSpec> = {};
     for (const [name, spec] of Object.entries(file)) {
       const { provider, config, maxSessionSeconds } = (spec ?? {}) as { provider?: unknown; config?: unknown; maxSessionSeconds?: number };
-      if (typeof provider !== "string" || !(provider in PROVIDERS)) {
+      if (typeof provider !== "string" || !Object.hasOwn(PROVIDERS, provider)) {
         throw new ConfigError(`TOLLGATE_PROFILES: profile "${name}" needs "provider", one of ${Object.keys(PROVIDERS).join(", ")}`);
       }
       profiles[name] = { provider: use(provider), config: config ?? {}, maxSessionSeconds };

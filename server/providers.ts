@@ -47,7 +47,8 @@ function baseUrlVariable(name: string): string {
 
 /** The provider named `name`, real or emulated; a bad variable stops the server, named. */
 export function serverProvider(name: string, env: Env): ServerProvider {
-  const entry = PROVIDERS[name];
+  // Own names only: `toString` is on every object, and is no provider.
+  const entry = Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
   if (!entry) throw new ConfigError(`no provider named "${name}"; known: ${Object.keys(PROVIDERS).join(", ")}`);
   const variable = baseUrlVariable(name);
   const baseUrl = env[variable]?.trim();

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadProfiles } from "../server/profiles.ts";
 import { PERSONAS } from "./support/personas.ts";
 import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { recordLogLine } from "./support/traffic.ts";
@@ -178,6 +179,11 @@ describe("a bad configuration", () => {
     expect(output).toMatch(message);
     expect(output).not.toContain(TEST_API_KEY);
     expect(output).not.toContain("hunter2");
+  });
+
+  it.each(["toString", "constructor", "__proto__", "hasOwnProperty"])("names the known providers for a profile whose provider is %s, a name every object answers to", async (name) => {
+    const profilesFile = jsonFile({ tutor: { provider: name, config: {} } });
+    await expect(loadProfiles({ profilesFile, env: {} })).rejects.toThrow(/TOLLGATE_PROFILES: profile "tutor" needs "provider", one of anam, openai/);
   });
 
   it("stops the server with a message naming the port when another process holds it", async () => {
