@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from "vitest";
-import { createTokenHandler, parseConfig, problemType, tokenUseOf, type Provider, type TokenUse } from "../../src/index.ts";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { createTokenHandler, defaultReuseMargin, parseConfig, problemType, tokenUseOf, type Provider, type TokenUse } from "../../src/index.ts";
 import type { Emulator } from "../../src/providers/emulator.ts";
 import { anam, createAnamEmulator } from "../../src/providers/anam/index.ts";
 import { assemblyai, createAssemblyAIEmulator } from "../../src/providers/assemblyai/index.ts";
@@ -138,5 +138,52 @@ describe("a provider reached only through a profile resolver", () => {
     // The upstream's explanation is logged, its key replaced.
     expect(logger.lines.join("\n")).toContain("Deepgram answered 401: Invalid credentials: [redacted]");
     for (const line of logger.lines) expect(line).not.toContain(TEST_API_KEY);
+  });
+});
+
+describe("the reuse margin", () => {
+  it("is the smaller of 10 minutes and a sixth of the token's lifetime", () => {
+    const minutes = (n: number) => n * 60_000;
+    expect(defaultReuseMargin(30_000)).toBe(5_000);
+    expect(defaultReuseMargin(minutes(59))).toBe(minutes(59) / 6);
+    // The two meet at an hour: from there on the margin stays at 10 minutes.
+    expect(defaultReuseMargin(minutes(60))).toBe(minutes(10));
+    expect(defaultReuseMargin(minutes(60) + 6)).toBe(minutes(10));
+    expect(defaultReuseMargin(minutes(60) - 6)).toBe(minutes(10) - 1);
+    expect(defaultReuseMargin(minutes(6 * 60))).toBe(minutes(10));
+    expect(defaultReuseMargin(0)).toBe(0);
+    expect(defaultReuseMargin(-1_000)).toBe(0);
+  });
+
+  describe("through the handler, on a clock the test moves", () => {
+    // Date alone is faked, before the handler is made, so that every part of it reads the one clock.
+    afterEach(() => void vi.useRealTimers());
+
+    it("hands a reusable 30 s Deepgram grant out again until 5 s before it expires, then mints a fresh one", async () => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      const t0 = Date.now();
+      const provider = deepgram.emulated({ retry: fastRetries });
+      const handler = createTokenHandler({ profiles: { listen: { provider, config: { ttlSeconds: 30 } } }, authenticate: () => ({ id: "frank" }), rateLimit: false, logger: capturingLogger() });
+      const ask = async () => {
+        const response = await handler(new Request("http://tollgate.test/api/session-token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ profile: "listen" }) }));
+        expect(response.status).toBe(200);
+        return (await response.json()) as { token: string; expiresAt: string };
+      };
+
+      const first = await ask();
+      expect(first.expiresAt).toBe(new Date(t0 + 30_000).toISOString());
+      const started = await handler(new Request("http://tollgate.test/api/session-token/usage", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: first.token, event: "started" }) }));
+      expect(started.status).toBe(204);
+
+      vi.setSystemTime(t0 + 25_000 - 1);
+      expect((await ask()).token).toBe(first.token);
+      expect(provider.emulator.stats.tokensIssued).toBe(1);
+
+      vi.setSystemTime(t0 + 25_000);
+      const fresh = await ask();
+      expect(fresh.token).not.toBe(first.token);
+      expect(fresh.expiresAt).toBe(new Date(t0 + 25_000 + 30_000).toISOString());
+      expect(provider.emulator.stats.tokensIssued).toBe(2);
+    });
   });
 });
