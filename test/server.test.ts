@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../server/profiles.ts";
+import { PROVIDERS, serverProvider } from "../server/providers.ts";
 import { PERSONAS } from "./support/personas.ts";
 import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { recordLogLine } from "./support/traffic.ts";
@@ -69,7 +70,7 @@ describe("with no API key", () => {
   });
 
   it("says it runs on the emulators, and the curl it prints returns a token", async () => {
-    expect(server.output.join("\n")).toMatch(/no API key for anam, openai, .*livekit, so those tokens come from built-in emulators/);
+    expect(server.output.join("\n")).toContain(`no API key for ${Object.keys(PROVIDERS).join(", ")}, so those tokens come from built-in emulators`);
     const curl = server.output.find((line) => line.trim().startsWith("curl "))!.trim();
     const { stdout } = await promisify(execFile)("bash", ["-c", curl]);
     const body = JSON.parse(stdout) as { token: string; sessionToken: string; expiresAt: string; provider: string };
@@ -80,7 +81,7 @@ describe("with no API key", () => {
 
   it("offers a demo profile per provider, each of which answers with a token from its emulator", async () => {
     const listed = server.output.map((line) => /^\s+(\S+) -> (\S+) \(emulator\)$/.exec(line)).filter((match) => match !== null);
-    expect(listed.map((match) => match![2])).toEqual(["anam", "openai", "xai", "gemini", "elevenlabs", "deepgram", "assemblyai", "liveavatar", "livekit"]);
+    expect(listed.map((match) => match![2])).toEqual(Object.keys(PROVIDERS));
     const demoToken = /Bearer (\S+)"/.exec(server.output.find((line) => line.trim().startsWith("curl "))!)![1]!;
     for (const match of listed) {
       const response = await fetch(`${server.origin}/api/session-token`, {
@@ -102,6 +103,24 @@ describe("with no API key", () => {
     const missing = await fetch(`${server.origin}/nowhere`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get("Content-Type")).toBe("application/problem+json");
+  });
+});
+
+describe("each provider's variables, as its fromEnv declares them", () => {
+  /** A plausible value for each variable: a URL where one is asked for, else a key or secret. */
+  const plausible = (variable: string) => (variable.endsWith("_URL") ? "https://provider.example.test" : `value-of-${variable.toLowerCase()}-0123456789abcdef`);
+
+  it.each(Object.keys(PROVIDERS))("%s: its emulator when none is set, the real provider when all are, and a bad URL named", (name) => {
+    const { variables } = PROVIDERS[name]!.fromEnv;
+    expect(variables.length).toBeGreaterThan(0);
+    expect(serverProvider(name, {}).emulated).toBe(true);
+    const real = serverProvider(name, Object.fromEntries(variables.map((variable) => [variable, plausible(variable)])));
+    expect(real).toMatchObject({ emulated: false, provider: { name } });
+    // Without the key, which comes first, the provider is the emulator again.
+    expect(serverProvider(name, Object.fromEntries(variables.slice(1).map((variable) => [variable, plausible(variable)]))).emulated).toBe(true);
+    for (const variable of variables.filter((variable) => variable.endsWith("_URL"))) {
+      expect(() => serverProvider(name, { [variable]: "ftp://provider.example.test" })).toThrow(new RegExp(`^${variable}: must be a`));
+    }
   });
 });
 

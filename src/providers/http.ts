@@ -143,17 +143,6 @@ export function upstreamBaseUrl(option: string, value: string | URL): URL {
 }
 
 /**
- * A provider's key and base URL from `<PREFIX>_API_KEY` and `<PREFIX>_BASE_URL`, or undefined when
- * no key is set: what every HTTP provider's `fromEnv` reads. A bad base URL names its variable.
- */
-export function keyFromEnv(env: Record<string, string | undefined>, prefix: string): { apiKey: string; baseUrl?: URL } | undefined {
-  const apiKey = env[`${prefix}_API_KEY`]?.trim();
-  if (!apiKey) return undefined;
-  const baseUrl = env[`${prefix}_BASE_URL`]?.trim();
-  return { apiKey, baseUrl: baseUrl ? upstreamBaseUrl(`${prefix}_BASE_URL`, baseUrl) : undefined };
-}
-
-/**
  * 400, 401, 403, 404 and 422 (bad config, bad key, no permission, nothing there) are never retried:
  * a second attempt would get the same answer. 408, 429, 5xx, network failures and timeouts are.
  */

@@ -6,6 +6,7 @@ import { createGeminiEmulator, gemini, type GeminiConfigInput, type GeminiEmulat
 import { SESSION_PATH } from "../../src/providers/gemini/emulator.ts";
 import { createTokenHandler } from "../../src/index.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // Gemini's ephemeral tokens: @google/genai and our provider against the same emulator on loopback,
 // the emulator held to what the SDK sends, and our provider held to what the SDK would send.
@@ -205,6 +206,12 @@ describe("our provider against the same emulator", () => {
     from = Date.now();
     await mint({ expireSeconds: 120 }, { maxSessionSeconds: 3600 });
     expect(seconds("expireTime", received[0]!.body, from)).toBe(120);
+  });
+
+  it("the demo profile: a single-use token that starts its session within 60 s", async () => {
+    const { lifetimeSeconds, use } = await demoToken(gemini.emulated(), gemini.demo);
+    expect(use).toBe("single-use");
+    expect(lifetimeSeconds).toBeCloseTo(60, -1);
   });
 
   it("mints the demo profile on an emulator in this process", async () => {

@@ -1,7 +1,8 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import type { MintContext, MintedToken } from "../../provider.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createGeminiEmulator, type GeminiEmulator, type GeminiEmulatorOptions } from "./emulator.ts";
 import { geminiConfigSchema, type GeminiConfig, type GeminiConfigInput } from "./schema.ts";
 import { authTokenBody, type AuthTokenBody, type TokenWindow } from "./wire.ts";
@@ -64,10 +65,7 @@ gemini.demo = {
 } satisfies GeminiConfigInput;
 
 /** The provider from `GEMINI_API_KEY` and `GEMINI_BASE_URL`, or undefined when no key is set. */
-gemini.fromEnv = (env: Record<string, string | undefined>): GeminiProvider | undefined => {
-  const found = keyFromEnv(env, "GEMINI");
-  return found && gemini(found);
-};
+gemini.fromEnv = httpFromEnv<GeminiProvider>("GEMINI", gemini);
 
 /**
  * When the token's sessions must end (`expireTime`, lowered to the app's session ceiling) and when
