@@ -1,6 +1,6 @@
 import type { ServerApp } from "./app.ts";
 import { TOKEN_PATH } from "./app.ts";
-import { worstCaseLine } from "./cost.ts";
+import { worstCaseLines } from "./cost.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerTelemetry } from "./otel.ts";
 import type { StoreCheck } from "./readiness.ts";
@@ -28,9 +28,9 @@ export function banner({ origin, config, app, telemetry, store }: BannerFacts): 
   }
 
   const limits = [`${config.rateLimit.limit} tokens per user per ${window(config.rateLimit.windowMs)}`];
-  if (config.maxSessionSeconds !== undefined) limits.push(`sessions of at most ${config.maxSessionSeconds} s`);
+  if (config.maxSessionSeconds !== undefined) limits.push(`a session ceiling of ${config.maxSessionSeconds} s`);
   lines.push(`tollgate: limits: ${limits.join("; ")}`);
-  lines.push(`tollgate: ${worstCaseLine(app.worstCase)}`);
+  for (const line of worstCaseLines(app.worstCase)) lines.push(`tollgate: ${line}`);
 
   lines.push(`tollgate: sign-in: ${signIn(config, app.demoUserToken !== undefined)}`);
   lines.push("tollgate: profiles:");

@@ -6,10 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServerApp } from "../server/app.ts";
+import { banner } from "../server/banner.ts";
+import { readConfig } from "../server/config.ts";
 import { loadProfiles } from "../server/profiles.ts";
 import { PROVIDERS, serverProvider } from "../server/providers.ts";
 import { PERSONAS } from "./support/personas.ts";
-import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
+import { TEST_API_KEY, capturingLogger, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { recordLogLine } from "./support/traffic.ts";
 
 // The standalone server as a user runs it: `npm start`'s entry in a child process, configured by
@@ -216,5 +219,45 @@ describe("a bad configuration", () => {
     } finally {
       holder.close();
     }
+  });
+});
+
+describe("the worst case per user, in the start-up banner", () => {
+  /** The banner's lines about cost, for a server made from `env` in this process. */
+  async function costLines(env: Record<string, string>): Promise<string[]> {
+    const config = readConfig(env);
+    const app = await createServerApp(config, capturingLogger());
+    try {
+      const telemetry = { mode: "off" as const, summary: "off", prometheusText: undefined, metricsPort: undefined };
+      const lines = banner({ origin: "http://localhost:8787", config, app, telemetry, store: await app.checkStore() });
+      return lines.filter((line) => /worst case|session ceiling at/.test(line));
+    } finally {
+      await app.close();
+    }
+  }
+
+  it("bounds the profiles whose provider ends a session at the ceiling, and says the others are not bounded so", async () => {
+    expect(await costLines({ TOLLGATE_MAX_SESSION_SECONDS: "600" })).toEqual([
+      "tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h x 10 min sessions = 100 min of sessions per 1 h",
+      "tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit (not enforced by the provider, which has no field for one): a session there lasts as long as the provider allows; 10 tokens per 1 h, one session per token at elevenlabs, any number per token until it expires at openai, xai, deepgram, livekit",
+    ]);
+  });
+
+  it("counts a ceiling under a provider's floor at the floor, and a stateful Anam persona among the unbounded", async () => {
+    const profilesFile = jsonFile({
+      captions: { provider: "assemblyai", config: {} },
+      concierge: { provider: "anam", config: { personaId: "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b" } },
+      tutor: { provider: "anam", config: PERSONAS.support, maxSessionSeconds: 20 },
+    });
+    expect(await costLines({ TOLLGATE_PROFILES: profilesFile, TOLLGATE_MAX_SESSION_SECONDS: "30", TOLLGATE_MAX_SESSIONS: "2", TOLLGATE_RATE_LIMIT: "5/1d" })).toEqual([
+      "tollgate: worst case per user at captions, tutor (their providers end each session at the ceiling): 5 tokens per 24 h x 1 min sessions = 5 min of sessions per 24 h, at most 2 at a time while clients report their sessions",
+      "tollgate: no session ceiling at concierge (not enforced by the provider, which has no field for one): a session there lasts as long as the provider allows; 5 tokens per 24 h, one session per token at concierge",
+    ]);
+  });
+
+  it("says when no ceiling is set at all", async () => {
+    const lines = await costLines({});
+    expect(lines[0]).toBe("tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h, each as long as its provider allows (set TOLLGATE_MAX_SESSION_SECONDS to cap it)");
+    expect(lines[1]).toMatch(/^tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit \(not enforced by the provider/);
   });
 });

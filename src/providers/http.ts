@@ -47,6 +47,8 @@ export interface HttpProviderSpec<Config, Input> {
   config: StandardSchemaV1<Input, Config>;
   tokenUse: TokenUse | ((config: Config) => TokenUse);
   reuseMarginMs?: (lifetimeMs: number) => number;
+  /** See Provider.enforcesSessionCeiling; `request` is what sends the ceiling. */
+  enforcesSessionCeiling?: (config: Config) => { minSeconds: number } | false;
   /** The headers that carry the API key (`Authorization: Bearer ...`, `xi-api-key`, ...). */
   authHeaders(apiKey: string): Record<string, string>;
   /** The query and body for one mint. */
@@ -114,6 +116,7 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     config: spec.config,
     tokenUse: spec.tokenUse,
     reuseMarginMs: spec.reuseMarginMs,
+    enforcesSessionCeiling: spec.enforcesSessionCeiling,
     mint,
     upstream: { endpoint, method: spec.method, retry: resolveRetryOptions(options.retry), classify: classifyFailure },
     redact,

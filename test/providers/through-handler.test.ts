@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { createTokenHandler, defaultReuseMargin, parseConfig, problemType, tokenUseOf, type Provider, type TokenUse } from "../../src/index.ts";
+import { createTokenHandler, defaultReuseMargin, defineProvider, parseConfig, problemType, tokenUseOf, type Provider, type TokenUse } from "../../src/index.ts";
 import { deepgram } from "../../src/providers/deepgram/index.ts";
 import type { Emulator } from "../../src/providers/emulator.ts";
 import type { HttpProviderOptions } from "../../src/providers/http.ts";
@@ -103,6 +103,14 @@ describe.each(cases)("$name through the handler", (testCase) => {
     expect(((await down.json()) as { type: string }).type).toBe(problemType("upstream_unavailable"));
     expect(Number(down.headers.get("Retry-After"))).toBeGreaterThan(0);
     emulator.clearFaults();
+  });
+});
+
+describe("defineProvider", () => {
+  it("refuses an enforcesSessionCeiling that is not a function of the config, naming it", () => {
+    const base = deepgram({ apiKey: KEY });
+    expect(() => defineProvider({ ...base, enforcesSessionCeiling: { minSeconds: 1 } as never })).toThrow(/provider "deepgram": enforcesSessionCeiling: must be a function of the config/);
+    expect(defineProvider({ ...base, enforcesSessionCeiling: () => ({ minSeconds: 5 }) }).enforcesSessionCeiling?.({ ttlSeconds: 30 })).toEqual({ minSeconds: 5 });
   });
 });
 

@@ -47,6 +47,8 @@ export function anam(options: AnamOptions): AnamProvider {
       method: "POST",
       config: personaConfigSchema({ passthroughUnknownKeys: options?.passthroughUnknownKeys ?? false }),
       tokenUse: "single-use",
+      // A stateful persona's length is set on Anam's side; only an ephemeral one carries it here.
+      enforcesSessionCeiling: (config) => ("personaId" in config ? false : { minSeconds: 1 }),
       authHeaders: (apiKey) => ({ Authorization: `Bearer ${apiKey}` }),
       request: (config, context) => {
         const body: Record<string, unknown> = { personaConfig: withSessionCeiling(config, context) };

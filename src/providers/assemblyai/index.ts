@@ -47,6 +47,7 @@ export function assemblyai(options: AssemblyAIOptions): AssemblyAIProvider {
       method: "GET",
       config: assemblyAIConfigSchema,
       tokenUse: "single-use",
+      enforcesSessionCeiling: () => ({ minSeconds: MIN_SESSION_DURATION_SECONDS }),
       // The key as it is: AssemblyAI takes no scheme in front of it.
       authHeaders: (apiKey) => ({ Authorization: apiKey }),
       request: (config, context) => ({

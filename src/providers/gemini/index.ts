@@ -36,6 +36,8 @@ export function gemini(options: GeminiOptions): GeminiProvider {
       // A token with a number of uses cannot go to any number of sessions, and the reuse cache counts
       // one start per token, not per session: so any finite `uses` is handed out as single-use.
       tokenUse: (config) => (config.uses === 0 ? "reusable" : "single-use"),
+      // `expireTime`, lowered to the ceiling, ends the session's messages (counted from the mint).
+      enforcesSessionCeiling: () => ({ minSeconds: 1 }),
       authHeaders: (apiKey) => ({ "x-goog-api-key": apiKey }),
       request: (config, context) => ({ body: authTokenBody(config, tokenWindow(config, context, Date.now())) }),
       // The answer states no expiry: the instants are the ones this mint asked for.

@@ -41,6 +41,7 @@ export function liveavatar(options: LiveAvatarOptions): LiveAvatarProvider {
       method: "POST",
       config: sessionConfigSchema,
       tokenUse: "single-use",
+      enforcesSessionCeiling: () => ({ minSeconds: 1 }),
       authHeaders: (apiKey) => ({ "X-API-KEY": apiKey }),
       request: (config, context) => ({ body: toWireBody(withSessionCeiling(config, context)) }),
       read: (body, { mintedAt }) => {
