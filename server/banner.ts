@@ -3,6 +3,7 @@ import { TOKEN_PATH } from "./app.ts";
 import { worstCaseLines } from "./cost.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerTelemetry } from "./otel.ts";
+import { PROVIDERS } from "./providers.ts";
 import type { StoreCheck } from "./readiness.ts";
 
 /**
@@ -37,7 +38,12 @@ export function banner({ origin, config, app, telemetry, store }: BannerFacts): 
   for (const profile of app.profiles) lines.push(`  ${profile.name} -> ${profile.provider}${profile.emulated ? " (emulator)" : ""}`);
   const emulated = [...new Set(app.profiles.filter((profile) => profile.emulated).map((profile) => profile.provider))];
   if (emulated.length > 0) {
-    lines.push(`tollgate: no API key for ${emulated.join(", ")}, so those tokens come from built-in emulators; they do not work with the real APIs.`);
+    lines.push(
+      `tollgate: no API key for ${emulated.join(", ")}, so those tokens come from built-in emulators; they do not work with the real APIs.`,
+      // The emulators run in this process, and a fetch handler takes no WebSocket: there is no stream or room to name.
+      "tollgate: on the emulators, a URL handed out beside a token (a websocketUrl, a serverUrl) is a placeholder under .invalid, where no stream or room answers.",
+      `tollgate: to use a real API, set its key: ${emulated.map((name) => PROVIDERS[name]?.fromEnv.variables[0] ?? name).join(", ")}.`,
+    );
   }
 
   lines.push(`tollgate: CORS: ${config.corsOrigins.length > 0 ? `allowed for ${config.corsOrigins.join(", ")}` : "no origin allowed (set TOLLGATE_CORS_ORIGINS for browsers on other origins)"}`);

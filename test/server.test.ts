@@ -74,6 +74,8 @@ describe("with no API key", () => {
 
   it("says it runs on the emulators, and the curl it prints returns a token", async () => {
     expect(server.output.join("\n")).toContain(`no API key for ${Object.keys(PROVIDERS).join(", ")}, so those tokens come from built-in emulators`);
+    expect(server.output).toContain(`tollgate: to use a real API, set its key: ${Object.values(PROVIDERS).map((entry) => entry.fromEnv.variables[0]).join(", ")}.`);
+    expect(server.output.join("\n")).toContain("a URL handed out beside a token (a websocketUrl, a serverUrl) is a placeholder under .invalid");
     const curl = server.output.find((line) => line.trim().startsWith("curl "))!.trim();
     const { stdout } = await promisify(execFile)("bash", ["-c", curl]);
     const body = JSON.parse(stdout) as { token: string; sessionToken: string; expiresAt: string; provider: string };
@@ -97,6 +99,10 @@ describe("with no API key", () => {
       expect(body).toMatchObject({ provider: match![2], profile: match![1] });
       expect(body.token.length).toBeGreaterThan(16);
       expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+      // As the banner says: a URL beside an emulated token (websocketUrl, serverUrl) names a placeholder host.
+      for (const [field, value] of Object.entries(body)) {
+        if (field !== "token" && typeof value === "string" && /^(wss?|https?):\/\//.test(value)) expect(new URL(value).hostname, `${match![1]}: ${field}`).toMatch(/\.invalid$/);
+      }
     }
   });
 
