@@ -3,7 +3,7 @@ import type { Emulator } from "../src/providers/emulator.ts";
 import { redisStore } from "../adapters/redis.ts";
 import { serverAuthenticator, signUserToken } from "./auth.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
-import { longestSession, type WorstCase } from "./cost.ts";
+import { profileCosts, type WorstCase } from "./cost.ts";
 import { loadProfiles } from "./profiles.ts";
 import { createDemo, DEMO_PATH, type Demo } from "./demo/index.ts";
 import { instrumentStore } from "../src/telemetry/index.ts";
@@ -112,7 +112,7 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
     worstCase: {
       tokensPerWindow: config.rateLimit.limit,
       windowMs: config.rateLimit.windowMs,
-      longestSessionSeconds: longestSession(Object.values(profiles).map((spec) => spec.maxSessionSeconds), config.maxSessionSeconds),
+      profiles: profileCosts(profiles, config.maxSessionSeconds),
       maxSessions: config.maxSessions,
     },
     demoUserToken,

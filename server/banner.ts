@@ -1,8 +1,9 @@
 import type { ServerApp } from "./app.ts";
 import { TOKEN_PATH } from "./app.ts";
-import { worstCaseLine } from "./cost.ts";
+import { worstCaseLines } from "./cost.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerTelemetry } from "./otel.ts";
+import { PROVIDERS } from "./providers.ts";
 import type { StoreCheck } from "./readiness.ts";
 
 /**
@@ -28,16 +29,21 @@ export function banner({ origin, config, app, telemetry, store }: BannerFacts): 
   }
 
   const limits = [`${config.rateLimit.limit} tokens per user per ${window(config.rateLimit.windowMs)}`];
-  if (config.maxSessionSeconds !== undefined) limits.push(`sessions of at most ${config.maxSessionSeconds} s`);
+  if (config.maxSessionSeconds !== undefined) limits.push(`a session ceiling of ${config.maxSessionSeconds} s`);
   lines.push(`tollgate: limits: ${limits.join("; ")}`);
-  lines.push(`tollgate: ${worstCaseLine(app.worstCase)}`);
+  for (const line of worstCaseLines(app.worstCase)) lines.push(`tollgate: ${line}`);
 
   lines.push(`tollgate: sign-in: ${signIn(config, app.demoUserToken !== undefined)}`);
   lines.push("tollgate: profiles:");
   for (const profile of app.profiles) lines.push(`  ${profile.name} -> ${profile.provider}${profile.emulated ? " (emulator)" : ""}`);
   const emulated = [...new Set(app.profiles.filter((profile) => profile.emulated).map((profile) => profile.provider))];
   if (emulated.length > 0) {
-    lines.push(`tollgate: no API key for ${emulated.join(", ")}, so those tokens come from built-in emulators; they do not work with the real APIs.`);
+    lines.push(
+      `tollgate: no API key for ${emulated.join(", ")}, so those tokens come from built-in emulators; they do not work with the real APIs.`,
+      // The emulators run in this process, and a fetch handler takes no WebSocket: there is no stream or room to name.
+      "tollgate: on the emulators, a URL handed out beside a token (a websocketUrl, a serverUrl) is a placeholder under .invalid, where no stream or room answers.",
+      `tollgate: to use a real API, set its key: ${emulated.map((name) => PROVIDERS[name]?.fromEnv.variables[0] ?? name).join(", ")}.`,
+    );
   }
 
   lines.push(`tollgate: CORS: ${config.corsOrigins.length > 0 ? `allowed for ${config.corsOrigins.join(", ")}` : "no origin allowed (set TOLLGATE_CORS_ORIGINS for browsers on other origins)"}`);

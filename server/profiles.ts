@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { ProfileSpec } from "../src/index.ts";
+import type { Provider } from "../src/index.ts";
 import { ConfigError, type Env } from "./config.ts";
 import { PROVIDERS, serverProvider, type ServerProvider } from "./providers.ts";
 
@@ -8,8 +8,15 @@ import { PROVIDERS, serverProvider, type ServerProvider } from "./providers.ts";
  * "config": { ... } } }`), from TOLLGATE_PERSONAS (Anam persona configs by name), or else a demo
  * profile per provider, named after it. Each config is checked by the handler when it is made.
  */
+/** A profile the server offers: always a provider itself, never its name. */
+export interface ServerProfileSpec {
+  provider: Provider<any, any>;
+  config: unknown;
+  maxSessionSeconds?: number;
+}
+
 export interface ServerProfiles {
-  profiles: Record<string, ProfileSpec>;
+  profiles: Record<string, ServerProfileSpec>;
   /** The providers the profiles use, by name. */
   providers: Record<string, ServerProvider>;
 }
@@ -25,17 +32,17 @@ export async function loadProfiles(options: { profilesFile?: string; personasFil
   }
   if (options.profilesFile) {
     const file = await readJsonObject("TOLLGATE_PROFILES", options.profilesFile, 'each profile to { "provider", "config" }');
-    const profiles: Record<string, ProfileSpec> = {};
+    const profiles: Record<string, ServerProfileSpec> = {};
     for (const [name, spec] of Object.entries(file)) {
       const { provider, config, maxSessionSeconds } = (spec ?? {}) as { provider?: unknown; config?: unknown; maxSessionSeconds?: number };
-      if (typeof provider !== "string" || !(provider in PROVIDERS)) {
+      if (typeof provider !== "string" || !Object.hasOwn(PROVIDERS, provider)) {
         throw new ConfigError(`TOLLGATE_PROFILES: profile "${name}" needs "provider", one of ${Object.keys(PROVIDERS).join(", ")}`);
       }
       profiles[name] = { provider: use(provider), config: config ?? {}, maxSessionSeconds };
     }
     return { profiles, providers };
   }
-  const profiles: Record<string, ProfileSpec> = {};
+  const profiles: Record<string, ServerProfileSpec> = {};
   for (const [name, entry] of Object.entries(PROVIDERS)) profiles[name] = { provider: use(name), config: entry.demo };
   return { profiles, providers };
 }

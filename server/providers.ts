@@ -1,4 +1,5 @@
-import { OptionError, upstreamBaseUrl, type Provider } from "../src/index.ts";
+import { OptionError, type Provider } from "../src/index.ts";
+import type { FromEnv } from "../src/providers/env.ts";
 import { anam } from "../src/providers/anam/index.ts";
 import { assemblyai } from "../src/providers/assemblyai/index.ts";
 import { deepgram } from "../src/providers/deepgram/index.ts";
@@ -12,10 +13,12 @@ import { ConfigError, type Env } from "./config.ts";
 
 /**
  * Every provider the standalone server knows, each from its own folder: the real one when its key
- * is in the environment, its emulator otherwise. A new provider is one more line here.
+ * is in the environment, its emulator otherwise. Each provider reads its own variables (its
+ * `fromEnv`), so a new provider is one more line here and nothing else in the server.
  */
-interface ProviderEntry {
-  fromEnv(env: Env): Provider<any, any> | undefined;
+export interface ProviderEntry {
+  /** The provider from its variables, or undefined when its key is not set; a bad variable is an OptionError naming it. */
+  readonly fromEnv: FromEnv<Provider<any, any>>;
   emulated(): Provider<any, any>;
   /** A config for the demo profile offered on the emulator. */
   readonly demo: unknown;
@@ -40,24 +43,16 @@ export interface ServerProvider {
   emulated: boolean;
 }
 
-/** The environment variables that carry a provider's base URL; LiveKit's is its server's. */
-function baseUrlVariable(name: string): string {
-  return name === "livekit" ? "LIVEKIT_URL" : `${name.toUpperCase()}_BASE_URL`;
-}
-
 /** The provider named `name`, real or emulated; a bad variable stops the server, named. */
 export function serverProvider(name: string, env: Env): ServerProvider {
-  const entry = PROVIDERS[name];
+  // Own names only: `toString` is on every object, and is no provider.
+  const entry = Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
   if (!entry) throw new ConfigError(`no provider named "${name}"; known: ${Object.keys(PROVIDERS).join(", ")}`);
-  const variable = baseUrlVariable(name);
-  const baseUrl = env[variable]?.trim();
   try {
-    // Checked here as well, so that the message names the variable rather than the option.
-    if (baseUrl && name !== "livekit") upstreamBaseUrl(variable, baseUrl);
     const real = entry.fromEnv(env);
     return real ? { provider: real, emulated: false } : { provider: entry.emulated(), emulated: true };
   } catch (error) {
-    if (error instanceof OptionError) throw new ConfigError(error.detail.replace(/^\w+\(\): baseUrl/, variable));
+    if (error instanceof OptionError) throw new ConfigError(error.detail);
     throw error;
   }
 }

@@ -12,7 +12,7 @@ import type { ResolvedRetryOptions } from "./retry.ts";
 
 /**
  * - `single-use`: the token starts one session, so it is handed out again only until that session
- *   is reported started (Anam, AssemblyAI, LiveAvatar, Gemini with `uses: 1`).
+ *   is reported started (Anam, AssemblyAI, LiveAvatar, Gemini with a number of `uses`).
  * - `reusable`: it may start sessions until it expires (Deepgram grants, LiveKit JWTs, OpenAI
  *   client secrets), so a started report does not take it out of the reuse cache.
  */
@@ -79,6 +79,13 @@ export interface Provider<Config = unknown, Input = Config> {
    * `defaultReuseMargin`: the smaller of 10 minutes and a sixth of the lifetime.
    */
   reuseMarginMs?(lifetimeMs: number): number;
+  /**
+   * Whether the provider itself ends a session at the app's ceiling for this config (`mint` sends
+   * `maxSessionSeconds` where this says so), and the shortest ceiling it takes, in seconds (a
+   * shorter one is sent as that). `false`, or no method, when it has no field for the ceiling: then
+   * only the leases use it, and a session lasts as long as the provider lets it.
+   */
+  enforcesSessionCeiling?(config: Config): { minSeconds: number } | false;
   /** One attempt at a token. Throws what `upstream.classify` understands. */
   mint(config: Config, context: MintContext): Promise<MintedToken>;
   /** Present for a provider that calls an upstream over HTTP; absent for a local signer. */
@@ -112,6 +119,9 @@ export function defineProvider<Config, Input>(definition: Provider<Config, Input
   if (typeof definition.config?.["~standard"]?.validate !== "function") throw new OptionError(`${where}: config`, "must be a Standard Schema (valibot, zod, arktype...)");
   if (typeof definition.tokenUse !== "function" && definition.tokenUse !== "single-use" && definition.tokenUse !== "reusable") {
     throw new OptionError(`${where}: tokenUse`, 'must be "single-use", "reusable" or a function of the config');
+  }
+  if (definition.enforcesSessionCeiling !== undefined && typeof definition.enforcesSessionCeiling !== "function") {
+    throw new OptionError(`${where}: enforcesSessionCeiling`, "must be a function of the config");
   }
   if (typeof definition.mint !== "function") throw new OptionError(`${where}: mint`, "must be a function");
   if (typeof definition.redact !== "function") throw new OptionError(`${where}: redact`, "must be a function");

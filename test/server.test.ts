@@ -6,8 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServerApp } from "../server/app.ts";
+import { banner } from "../server/banner.ts";
+import { readConfig } from "../server/config.ts";
+import { loadProfiles } from "../server/profiles.ts";
+import { PROVIDERS, serverProvider } from "../server/providers.ts";
 import { PERSONAS } from "./support/personas.ts";
-import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
+import { TEST_API_KEY, capturingLogger, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { recordLogLine } from "./support/traffic.ts";
 
 // The standalone server as a user runs it: `npm start`'s entry in a child process, configured by
@@ -68,7 +73,9 @@ describe("with no API key", () => {
   });
 
   it("says it runs on the emulators, and the curl it prints returns a token", async () => {
-    expect(server.output.join("\n")).toMatch(/no API key for anam, openai, .*livekit, so those tokens come from built-in emulators/);
+    expect(server.output.join("\n")).toContain(`no API key for ${Object.keys(PROVIDERS).join(", ")}, so those tokens come from built-in emulators`);
+    expect(server.output).toContain(`tollgate: to use a real API, set its key: ${Object.values(PROVIDERS).map((entry) => entry.fromEnv.variables[0]).join(", ")}.`);
+    expect(server.output.join("\n")).toContain("a URL handed out beside a token (a websocketUrl, a serverUrl) is a placeholder under .invalid");
     const curl = server.output.find((line) => line.trim().startsWith("curl "))!.trim();
     const { stdout } = await promisify(execFile)("bash", ["-c", curl]);
     const body = JSON.parse(stdout) as { token: string; sessionToken: string; expiresAt: string; provider: string };
@@ -79,7 +86,7 @@ describe("with no API key", () => {
 
   it("offers a demo profile per provider, each of which answers with a token from its emulator", async () => {
     const listed = server.output.map((line) => /^\s+(\S+) -> (\S+) \(emulator\)$/.exec(line)).filter((match) => match !== null);
-    expect(listed.map((match) => match![2])).toEqual(["anam", "openai", "xai", "gemini", "elevenlabs", "deepgram", "assemblyai", "liveavatar", "livekit"]);
+    expect(listed.map((match) => match![2])).toEqual(Object.keys(PROVIDERS));
     const demoToken = /Bearer (\S+)"/.exec(server.output.find((line) => line.trim().startsWith("curl "))!)![1]!;
     for (const match of listed) {
       const response = await fetch(`${server.origin}/api/session-token`, {
@@ -92,6 +99,10 @@ describe("with no API key", () => {
       expect(body).toMatchObject({ provider: match![2], profile: match![1] });
       expect(body.token.length).toBeGreaterThan(16);
       expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+      // As the banner says: a URL beside an emulated token (websocketUrl, serverUrl) names a placeholder host.
+      for (const [field, value] of Object.entries(body)) {
+        if (field !== "token" && typeof value === "string" && /^(wss?|https?):\/\//.test(value)) expect(new URL(value).hostname, `${match![1]}: ${field}`).toMatch(/\.invalid$/);
+      }
     }
   });
 
@@ -101,6 +112,24 @@ describe("with no API key", () => {
     const missing = await fetch(`${server.origin}/nowhere`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get("Content-Type")).toBe("application/problem+json");
+  });
+});
+
+describe("each provider's variables, as its fromEnv declares them", () => {
+  /** A plausible value for each variable: a URL where one is asked for, else a key or secret. */
+  const plausible = (variable: string) => (variable.endsWith("_URL") ? "https://provider.example.test" : `value-of-${variable.toLowerCase()}-0123456789abcdef`);
+
+  it.each(Object.keys(PROVIDERS))("%s: its emulator when none is set, the real provider when all are, and a bad URL named", (name) => {
+    const { variables } = PROVIDERS[name]!.fromEnv;
+    expect(variables.length).toBeGreaterThan(0);
+    expect(serverProvider(name, {}).emulated).toBe(true);
+    const real = serverProvider(name, Object.fromEntries(variables.map((variable) => [variable, plausible(variable)])));
+    expect(real).toMatchObject({ emulated: false, provider: { name } });
+    // Without the key, which comes first, the provider is the emulator again.
+    expect(serverProvider(name, Object.fromEntries(variables.slice(1).map((variable) => [variable, plausible(variable)]))).emulated).toBe(true);
+    for (const variable of variables.filter((variable) => variable.endsWith("_URL"))) {
+      expect(() => serverProvider(name, { [variable]: "ftp://provider.example.test" })).toThrow(new RegExp(`^${variable}: must be a`));
+    }
   });
 });
 
@@ -180,6 +209,11 @@ describe("a bad configuration", () => {
     expect(output).not.toContain("hunter2");
   });
 
+  it.each(["toString", "constructor", "__proto__", "hasOwnProperty"])("names the known providers for a profile whose provider is %s, a name every object answers to", async (name) => {
+    const profilesFile = jsonFile({ tutor: { provider: name, config: {} } });
+    await expect(loadProfiles({ profilesFile, env: {} })).rejects.toThrow(/TOLLGATE_PROFILES: profile "tutor" needs "provider", one of anam, openai/);
+  });
+
   it("stops the server with a message naming the port when another process holds it", async () => {
     const holder = createServer().listen(0);
     await once(holder, "listening");
@@ -191,5 +225,45 @@ describe("a bad configuration", () => {
     } finally {
       holder.close();
     }
+  });
+});
+
+describe("the worst case per user, in the start-up banner", () => {
+  /** The banner's lines about cost, for a server made from `env` in this process. */
+  async function costLines(env: Record<string, string>): Promise<string[]> {
+    const config = readConfig(env);
+    const app = await createServerApp(config, capturingLogger());
+    try {
+      const telemetry = { mode: "off" as const, summary: "off", prometheusText: undefined, metricsPort: undefined };
+      const lines = banner({ origin: "http://localhost:8787", config, app, telemetry, store: await app.checkStore() });
+      return lines.filter((line) => /worst case|session ceiling at/.test(line));
+    } finally {
+      await app.close();
+    }
+  }
+
+  it("bounds the profiles whose provider ends a session at the ceiling, and says the others are not bounded so", async () => {
+    expect(await costLines({ TOLLGATE_MAX_SESSION_SECONDS: "600" })).toEqual([
+      "tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h x 10 min sessions = 100 min of sessions per 1 h",
+      "tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit (not enforced by the provider, which has no field for one): a session there lasts as long as the provider allows; 10 tokens per 1 h, one session per token at elevenlabs, any number per token until it expires at openai, xai, deepgram, livekit",
+    ]);
+  });
+
+  it("counts a ceiling under a provider's floor at the floor, and a stateful Anam persona among the unbounded", async () => {
+    const profilesFile = jsonFile({
+      captions: { provider: "assemblyai", config: {} },
+      concierge: { provider: "anam", config: { personaId: "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b" } },
+      tutor: { provider: "anam", config: PERSONAS.support, maxSessionSeconds: 20 },
+    });
+    expect(await costLines({ TOLLGATE_PROFILES: profilesFile, TOLLGATE_MAX_SESSION_SECONDS: "30", TOLLGATE_MAX_SESSIONS: "2", TOLLGATE_RATE_LIMIT: "5/1d" })).toEqual([
+      "tollgate: worst case per user at captions, tutor (their providers end each session at the ceiling): 5 tokens per 24 h x 1 min sessions = 5 min of sessions per 24 h, at most 2 at a time while clients report their sessions",
+      "tollgate: no session ceiling at concierge (not enforced by the provider, which has no field for one): a session there lasts as long as the provider allows; 5 tokens per 24 h, one session per token at concierge",
+    ]);
+  });
+
+  it("says when no ceiling is set at all", async () => {
+    const lines = await costLines({});
+    expect(lines[0]).toBe("tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h, each as long as its provider allows (set TOLLGATE_MAX_SESSION_SECONDS to cap it)");
+    expect(lines[1]).toMatch(/^tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit \(not enforced by the provider/);
   });
 });

@@ -47,6 +47,8 @@ export interface HttpProviderSpec<Config, Input> {
   config: StandardSchemaV1<Input, Config>;
   tokenUse: TokenUse | ((config: Config) => TokenUse);
   reuseMarginMs?: (lifetimeMs: number) => number;
+  /** See Provider.enforcesSessionCeiling; `request` is what sends the ceiling. */
+  enforcesSessionCeiling?: (config: Config) => { minSeconds: number } | false;
   /** The headers that carry the API key (`Authorization: Bearer ...`, `xi-api-key`, ...). */
   authHeaders(apiKey: string): Record<string, string>;
   /** The query and body for one mint. */
@@ -73,6 +75,9 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const authHeaders = spec.authHeaders(apiKey);
   const readMessage = spec.errorMessage ?? defaultErrorMessage;
+  // The key as headers carry it (trimmed), which also covers any text that quotes it untrimmed.
+  const secret = apiKey.trim();
+  const redact = (text: string) => text.split(secret).join("[redacted]");
 
   async function mint(config: Config, context: MintContext): Promise<MintedToken> {
     const sent = spec.request(config, context);
@@ -91,10 +96,12 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     const mintedAt = Date.now();
     const text = await readCapped(response, MAX_UPSTREAM_BODY_BYTES);
     if (!response.ok) {
+      // Redacted here, where the provider knows its key: an upstream may quote the key it refused, and
+      // a provider that only a profile resolver reaches is not among those the handler redacts for.
       const message = text === undefined ? undefined : readMessage(parseJson(text));
       throw new UpstreamError(
         response.status,
-        `${spec.label} answered ${response.status}${message ? `: ${message.slice(0, 500)}` : ""}`,
+        `${spec.label} answered ${response.status}${message ? `: ${redact(message).slice(0, 500)}` : ""}`,
         parseRetryAfter(response.headers.get("Retry-After")),
       );
     }
@@ -109,9 +116,10 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     config: spec.config,
     tokenUse: spec.tokenUse,
     reuseMarginMs: spec.reuseMarginMs,
+    enforcesSessionCeiling: spec.enforcesSessionCeiling,
     mint,
     upstream: { endpoint, method: spec.method, retry: resolveRetryOptions(options.retry), classify: classifyFailure },
-    redact: (text) => text.split(apiKey).join("[redacted]"),
+    redact,
   });
   return provider as HttpProvider<Config, Input>;
 }
@@ -135,17 +143,6 @@ export function upstreamBaseUrl(option: string, value: string | URL): URL {
   url.search = "";
   url.hash = "";
   return url;
-}
-
-/**
- * A provider's key and base URL from `<PREFIX>_API_KEY` and `<PREFIX>_BASE_URL`, or undefined when
- * no key is set: what every HTTP provider's `fromEnv` reads. A bad base URL names its variable.
- */
-export function keyFromEnv(env: Record<string, string | undefined>, prefix: string): { apiKey: string; baseUrl?: URL } | undefined {
-  const apiKey = env[`${prefix}_API_KEY`]?.trim();
-  if (!apiKey) return undefined;
-  const baseUrl = env[`${prefix}_BASE_URL`]?.trim();
-  return { apiKey, baseUrl: baseUrl ? upstreamBaseUrl(`${prefix}_BASE_URL`, baseUrl) : undefined };
 }
 
 /**

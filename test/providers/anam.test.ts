@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { ValidationError, parseConfig } from "../../src/index.ts";
 import { anam, sessionOptionsSchema } from "../../src/providers/anam/index.ts";
 import { PERSONAS } from "../support/personas.ts";
+import { demoToken } from "./demo-token.ts";
 
 // Anam's persona configs, as the provider's schema checks them before any upstream call.
 
@@ -58,3 +59,11 @@ describe("persona configs", () => {
   });
 });
 
+
+describe("the demo profile", () => {
+  it("mints a single-use session token of an hour on the emulator", async () => {
+    const { lifetimeSeconds, use } = await demoToken(anam.emulated(), anam.demo);
+    expect(use).toBe("single-use");
+    expect(lifetimeSeconds).toBeCloseTo(3600, -1);
+  });
+});

@@ -5,6 +5,7 @@ import { parseConfig, tokenUseOf, type MintContext } from "../../src/provider.ts
 import { assemblyai, createAssemblyAIEmulator, sessionDuration, type AssemblyAIConfig, type AssemblyAIEmulator } from "../../src/providers/assemblyai/index.ts";
 import { inProcessFetch } from "../../src/providers/emulator.ts";
 import { listen, type Listening } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // AssemblyAI's own SDK and our provider both mint streaming tokens from the emulator on a loopback
 // port, so the emulator is held to what the SDK sends and reads, and our provider to what the
@@ -243,6 +244,12 @@ describe("assemblyai options, .emulated, .demo and .fromEnv", () => {
     const p = assemblyai.emulated({ websocketUrl: "wss://streaming.eu.assemblyai.com/v3/ws" });
     const minted = await p.mint(parseConfig(p, assemblyai.demo), context());
     expect(minted.extra).toEqual({ websocketUrl: "wss://streaming.eu.assemblyai.com/v3/ws" });
+  });
+
+  it("the demo profile: a single-use token that opens its stream within 60 s", async () => {
+    const { lifetimeSeconds, use } = await demoToken(assemblyai.emulated(), assemblyai.demo);
+    expect(use).toBe("single-use");
+    expect(lifetimeSeconds).toBeCloseTo(60, -1);
   });
 
   it("mints the demo profile on an in-process emulator", async () => {

@@ -5,6 +5,7 @@ import { InvalidUpstreamResponse, OptionError, UpstreamError, ValidationError } 
 import { parseConfig, tokenUseOf, type MintContext } from "../../src/provider.ts";
 import { createDeepgramEmulator, deepgram, type DeepgramConfig, type DeepgramEmulator } from "../../src/providers/deepgram/index.ts";
 import { listen, type Listening } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // Deepgram's own SDK and our provider both grant tokens from the emulator on a loopback port, so the
 // emulator is held to what the SDK sends and reads, and our provider to what the emulator checks.
@@ -45,6 +46,8 @@ describe("@deepgram/sdk against the emulator", () => {
     expect(grant.expires_in).toBe(120);
     const claims = decodeJwt(grant.access_token);
     expect(claims.exp! - claims.iat!).toBe(120);
+    // The permission the SDK's doc comment of grant() names: "usage::write", with two colons.
+    expect(claims.scopes).toEqual(["usage::write"]);
   });
 
   it("grants the default 30 seconds when the SDK sends no TTL", async () => {
@@ -176,6 +179,12 @@ describe("deepgram config schema", () => {
 });
 
 describe("deepgram.emulated, .demo and .fromEnv", () => {
+  it("the demo profile: a reusable grant of Deepgram's default 30 s", async () => {
+    const { lifetimeSeconds, use } = await demoToken(deepgram.emulated(), deepgram.demo);
+    expect(use).toBe("reusable");
+    expect(lifetimeSeconds).toBeCloseTo(30, -1);
+  });
+
   it("mints the demo profile on an in-process emulator", async () => {
     const p = deepgram.emulated();
     const minted = await p.mint(parseConfig(p, deepgram.demo), context());

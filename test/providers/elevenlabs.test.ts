@@ -13,6 +13,7 @@ import {
   type ElevenLabsProvider,
 } from "../../src/providers/elevenlabs/index.ts";
 import { TEST_API_KEY, closeAll, listen } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // ElevenLabs Agents on its emulator over loopback: the vendor's SDK holds the emulator to what it
 // sends and parses, and our provider has to pass the same checks.
@@ -279,6 +280,12 @@ describe("config schema", () => {
 });
 
 describe("emulated, demo and fromEnv", () => {
+  it("the demo profile: a single-use conversation token of the assumed 15 min", async () => {
+    const { lifetimeSeconds, use } = await demoToken(elevenlabs.emulated(), elevenlabs.demo);
+    expect(use).toBe("single-use");
+    expect(lifetimeSeconds).toBeCloseTo(900, -1);
+  });
+
   it("emulated() mints the demo profile in-process, with no key given", async () => {
     const local = elevenlabs.emulated();
     const minted = await mint(elevenlabs.demo, local);

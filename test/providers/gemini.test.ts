@@ -4,7 +4,9 @@ import { InvalidUpstreamResponse, UpstreamError, ValidationError } from "../../s
 import { parseConfig, tokenUseOf, type MintContext } from "../../src/provider.ts";
 import { createGeminiEmulator, gemini, type GeminiConfigInput, type GeminiEmulator } from "../../src/providers/gemini/index.ts";
 import { SESSION_PATH } from "../../src/providers/gemini/emulator.ts";
-import { TEST_API_KEY, closeAll, listen } from "../support/servers.ts";
+import { createTokenHandler } from "../../src/index.ts";
+import { TEST_API_KEY, capturingLogger, closeAll, listen } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // Gemini's ephemeral tokens: @google/genai and our provider against the same emulator on loopback,
 // the emulator held to what the SDK sends, and our provider held to what the SDK would send.
@@ -171,7 +173,8 @@ describe("our provider against the same emulator", () => {
     const target = provider();
     const minted = await mint({ uses: 2, liveConnectConstraints: CONSTRAINTS as never }, {}, target);
     expect(minted.extra).toMatchObject({ apiVersion: "v1alpha", model: CONSTRAINTS.model });
-    expect(tokenUseOf(target, parseConfig(target, { uses: 2 }))).toBe("reusable");
+    // A token with a number of uses cannot go to any number of sessions: only `uses: 0` is reusable.
+    expect(tokenUseOf(target, parseConfig(target, { uses: 2 }))).toBe("single-use");
     expect(tokenUseOf(target, parseConfig(target, { uses: 0 }))).toBe("reusable");
     expect(await startSession(minted.token)).toBe(200);
     expect(await startSession(minted.token)).toBe(200);
@@ -205,6 +208,12 @@ describe("our provider against the same emulator", () => {
     expect(seconds("expireTime", received[0]!.body, from)).toBe(120);
   });
 
+  it("the demo profile: a single-use token that starts its session within 60 s", async () => {
+    const { lifetimeSeconds, use } = await demoToken(gemini.emulated(), gemini.demo);
+    expect(use).toBe("single-use");
+    expect(lifetimeSeconds).toBeCloseTo(60, -1);
+  });
+
   it("mints the demo profile on an emulator in this process", async () => {
     const demo = gemini.emulated();
     const minted = await mint(gemini.demo, {}, demo);
@@ -218,6 +227,29 @@ describe("our provider against the same emulator", () => {
     expect(gemini.fromEnv({ GEMINI_API_KEY: "" })).toBeUndefined();
     expect(gemini.fromEnv({ GEMINI_API_KEY: TEST_API_KEY })!.upstream.endpoint.href).toBe("https://generativelanguage.googleapis.com/v1alpha/auth_tokens");
     expect(gemini.fromEnv({ GEMINI_API_KEY: TEST_API_KEY, GEMINI_BASE_URL: `${baseUrl}/proxy` })!.upstream.endpoint.href).toBe(`${baseUrl}/proxy/v1alpha/auth_tokens`);
+  });
+});
+
+describe("through the handler", () => {
+  it("hands a token with a number of uses to one session each: every session a user starts, one after another, is let in", async () => {
+    const handler = createTokenHandler({
+      profiles: { twice: { provider: provider(), config: { uses: 2 } } },
+      authenticate: () => ({ id: "alice" }),
+      rateLimit: false,
+      logger: capturingLogger(),
+    });
+    const url = `${(await listen("handler-gemini-uses", handler)).url}/api/session-token`;
+    const post = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, { method: "POST", headers: { Authorization: "Bearer alice", "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+    const tokens = new Set<string>();
+    for (let session = 1; session <= 3; session++) {
+      const { token } = (await (await post("", { profile: "twice" })).json()) as { token: string };
+      tokens.add(token);
+      expect(await startSession(token), `session ${session}`).toBe(200);
+      expect((await post("/usage", { token, event: "started" })).status).toBe(204);
+    }
+    expect(tokens.size).toBe(3);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type LiveAvatarEmulator,
 } from "../../src/providers/liveavatar/index.ts";
 import { closeAll, listen } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // LiveAvatar publishes no server SDK, so its web SDK's session start (SessionAPIClient.startSession
 // in @heygen/liveavatar-web-sdk) is replayed as that code sends and reads it, against the emulator
@@ -134,6 +135,12 @@ describe("minting against the emulator", () => {
       memory: { prev_session_id: CONTEXT_ID },
     });
     expect(toWireBody(parseConfig(p, CONFIG))).toMatchObject({ avatar_persona: { voice_id: VOICE_ID, voice_settings: { provider: "elevenLabs", similarity_boost: 0.75 } } });
+  });
+
+  it("the demo profile: a single-use token handed out for 5 min", async () => {
+    const { lifetimeSeconds, use } = await demoToken(liveavatar.emulated(), liveavatar.demo);
+    expect(use).toBe("single-use");
+    expect(lifetimeSeconds).toBeCloseTo(300, -1);
   });
 
   it("works in process through liveavatar.emulated(), with the demo config", async () => {

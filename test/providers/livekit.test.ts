@@ -5,6 +5,7 @@ import { OptionError, ValidationError } from "../../src/errors.ts";
 import { parseConfig, type MintContext } from "../../src/provider.ts";
 import { createLiveKitEmulator, livekit, type LiveKitConfigInput, type LiveKitProvider } from "../../src/providers/livekit/index.ts";
 import { closeAll, listen } from "../support/servers.ts";
+import { demoToken } from "./demo-token.ts";
 
 // Our room tokens against livekit-server-sdk's own TokenVerifier and AccessToken, and against the
 // emulator that stands in for a LiveKit server's token check on a loopback port.
@@ -169,6 +170,12 @@ describe("config schema and options", () => {
     expect(() => parseConfig(provider, livekit.demo)).not.toThrow();
   });
 
+  it("the demo profile: a reusable room token of 600 s", async () => {
+    const { lifetimeSeconds, use } = await demoToken(livekit.emulated(), livekit.demo);
+    expect(use).toBe("reusable");
+    expect(lifetimeSeconds).toBeCloseTo(600, -1);
+  });
+
   it("refuses missing options by name, never repeating the secret", () => {
     expect(() => livekit({ apiKey: API_KEY, apiSecret: "", url: serverUrl })).toThrow(/apiSecret/);
     expect(() => livekit({ apiKey: API_KEY, apiSecret: API_SECRET, url: "ftp://example.test" })).toThrow(/url/);
@@ -188,6 +195,11 @@ describe("config schema and options", () => {
     expect(livekit.fromEnv({})).toBeUndefined();
     expect(() => livekit.fromEnv({ LIVEKIT_API_KEY: API_KEY, LIVEKIT_URL: serverUrl })).toThrow(/LIVEKIT_API_SECRET/);
     expect(() => livekit.fromEnv({ LIVEKIT_API_KEY: API_KEY, LIVEKIT_API_SECRET: API_SECRET })).toThrow(/LIVEKIT_URL/);
+    // A bad URL is named by its variable, with or without a key, and never repeated.
+    for (const env of [{ LIVEKIT_URL: "ftp://pw-9f2c@example.test" }, { LIVEKIT_API_KEY: API_KEY, LIVEKIT_API_SECRET: API_SECRET, LIVEKIT_URL: "ftp://pw-9f2c@example.test" }]) {
+      expect(() => livekit.fromEnv(env)).toThrow(/^LIVEKIT_URL: must be a ws\(s\) or http\(s\) URL$/);
+    }
+    expect(livekit.fromEnv.variables).toEqual(["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_URL"]);
     const fromEnv = livekit.fromEnv({ LIVEKIT_API_KEY: API_KEY, LIVEKIT_API_SECRET: API_SECRET, LIVEKIT_URL: serverUrl })!;
     const { token, extra } = await mint(CONFIG, fromEnv);
     expect(extra?.serverUrl).toBe(serverUrl);

@@ -3,7 +3,8 @@ import { InvalidUpstreamResponse, OptionError } from "../../errors.ts";
 import type { MintContext } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createAnamEmulator, type AnamEmulator, type AnamEmulatorOptions } from "./emulator.ts";
 import { personaConfigSchema, sessionOptionsSchema, type PersonaConfig, type PersonaConfigInput, type SchemaOptions, type SessionOptions } from "./schema.ts";
 
@@ -46,6 +47,8 @@ export function anam(options: AnamOptions): AnamProvider {
       method: "POST",
       config: personaConfigSchema({ passthroughUnknownKeys: options?.passthroughUnknownKeys ?? false }),
       tokenUse: "single-use",
+      // A stateful persona's length is set on Anam's side; only an ephemeral one carries it here.
+      enforcesSessionCeiling: (config) => ("personaId" in config ? false : { minSeconds: 1 }),
       authHeaders: (apiKey) => ({ Authorization: `Bearer ${apiKey}` }),
       request: (config, context) => {
         const body: Record<string, unknown> = { personaConfig: withSessionCeiling(config, context) };
@@ -81,10 +84,7 @@ anam.demo = Object.freeze({
 }) satisfies PersonaConfigInput;
 
 /** The provider from `ANAM_API_KEY` and `ANAM_BASE_URL`, or undefined when no key is set. */
-anam.fromEnv = (env: Record<string, string | undefined>): AnamProvider | undefined => {
-  const found = keyFromEnv(env, "ANAM");
-  return found && anam(found);
-};
+anam.fromEnv = httpFromEnv<AnamProvider>("ANAM", anam);
 
 /** An ephemeral persona's `maxSessionLengthSeconds`, lowered to the app's ceiling where it has one. */
 function withSessionCeiling(config: PersonaConfig, context: MintContext): PersonaConfig {

@@ -1,7 +1,8 @@
 import { InvalidUpstreamResponse, OptionError } from "../../errors.ts";
 import type { MintContext } from "../../provider.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, numberField, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, numberField, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createAssemblyAIEmulator, type AssemblyAIEmulator, type AssemblyAIEmulatorOptions } from "./emulator.ts";
 import {
   assemblyAIConfigSchema,
@@ -46,6 +47,7 @@ export function assemblyai(options: AssemblyAIOptions): AssemblyAIProvider {
       method: "GET",
       config: assemblyAIConfigSchema,
       tokenUse: "single-use",
+      enforcesSessionCeiling: () => ({ minSeconds: MIN_SESSION_DURATION_SECONDS }),
       // The key as it is: AssemblyAI takes no scheme in front of it.
       authHeaders: (apiKey) => ({ Authorization: apiKey }),
       request: (config, context) => ({
@@ -107,11 +109,8 @@ assemblyai.emulated = (options: Partial<AssemblyAIEmulatorOptions> & Omit<Assemb
 /** The demo profile's config on the emulator: a minute to open the stream, as AssemblyAI's examples. */
 assemblyai.demo = { expiresInSeconds: DEFAULT_EXPIRES_IN_SECONDS } satisfies AssemblyAIConfigInput;
 
-/** The provider from `ASSEMBLYAI_API_KEY` and `ASSEMBLYAI_BASE_URL`; undefined when no key is set. */
-assemblyai.fromEnv = (env: Record<string, string | undefined>): AssemblyAIProvider | undefined => {
-  const found = keyFromEnv(env, "ASSEMBLYAI");
-  return found && assemblyai(found);
-};
+/** The provider from `ASSEMBLYAI_API_KEY` and `ASSEMBLYAI_BASE_URL`, or undefined when no key is set. */
+assemblyai.fromEnv = httpFromEnv<AssemblyAIProvider>("ASSEMBLYAI", assemblyai);
 
 export { createAssemblyAIEmulator, type AssemblyAIEmulator, type AssemblyAIEmulatorOptions } from "./emulator.ts";
 export {

@@ -56,7 +56,7 @@ export function createDeepgramEmulator(options: DeepgramEmulatorOptions): Deepgr
     }
 
     const issuedAt = Math.floor(Date.now() / 1000);
-    const accessToken = await new SignJWT({ scopes: ["usage:write"] })
+    const accessToken = await new SignJWT({ scopes: ["usage::write"] })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setJti(crypto.randomUUID())
       .setIssuedAt(issuedAt)

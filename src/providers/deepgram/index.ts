@@ -1,7 +1,8 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import { claimedExpiry } from "../../token-claims.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createDeepgramEmulator, type DeepgramEmulator, type DeepgramEmulatorOptions } from "./emulator.ts";
 import { DEFAULT_TTL_SECONDS, deepgramConfigSchema, type DeepgramConfig, type DeepgramConfigInput } from "./schema.ts";
 
@@ -66,11 +67,8 @@ deepgram.emulated = (options: Partial<DeepgramEmulatorOptions> & Omit<DeepgramOp
 /** The demo profile's config on the emulator: Deepgram's own default lifetime. */
 deepgram.demo = { ttlSeconds: DEFAULT_TTL_SECONDS } satisfies DeepgramConfigInput;
 
-/** The provider from `DEEPGRAM_API_KEY` and `DEEPGRAM_BASE_URL`; undefined when no key is set. */
-deepgram.fromEnv = (env: Record<string, string | undefined>): DeepgramProvider | undefined => {
-  const found = keyFromEnv(env, "DEEPGRAM");
-  return found && deepgram(found);
-};
+/** The provider from `DEEPGRAM_API_KEY` and `DEEPGRAM_BASE_URL`, or undefined when no key is set. */
+deepgram.fromEnv = httpFromEnv<DeepgramProvider>("DEEPGRAM", deepgram);
 
 export { createDeepgramEmulator, type DeepgramEmulator, type DeepgramEmulatorOptions } from "./emulator.ts";
 export { deepgramConfigSchema, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, type DeepgramConfig, type DeepgramConfigInput } from "./schema.ts";

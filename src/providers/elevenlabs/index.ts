@@ -2,7 +2,8 @@ import { InvalidUpstreamResponse } from "../../errors.ts";
 import { defineProvider, type MintedToken, type TokenUse } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions, type HttpProviderSpec } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, stringField, upstreamBaseUrl, type HttpProvider, type HttpProviderOptions, type HttpProviderSpec } from "../http.ts";
 import { createElevenLabsEmulator, DEMO_AGENT_ID, type ElevenLabsEmulator, type ElevenLabsEmulatorOptions } from "./emulator.ts";
 import { elevenLabsConfigSchema, type ElevenLabsConfig, type ElevenLabsConfigInput, type WebrtcConfig, type WebsocketConfig } from "./schema.ts";
 
@@ -153,11 +154,8 @@ elevenlabs.emulated = (options: Partial<ElevenLabsEmulatorOptions> & Omit<Eleven
 /** The demo profile's config: a WebRTC conversation with the agent every emulator knows. */
 elevenlabs.demo = Object.freeze({ agentId: DEMO_AGENT_ID, connection: "webrtc" }) satisfies ElevenLabsConfigInput;
 
-/** The provider from `ELEVENLABS_API_KEY` and `ELEVENLABS_BASE_URL`; undefined when no key is set. */
-elevenlabs.fromEnv = (env: Record<string, string | undefined>): ElevenLabsProvider | undefined => {
-  const found = keyFromEnv(env, "ELEVENLABS");
-  return found && elevenlabs(found);
-};
+/** The provider from `ELEVENLABS_API_KEY` and `ELEVENLABS_BASE_URL`, or undefined when no key is set. */
+elevenlabs.fromEnv = httpFromEnv<ElevenLabsProvider>("ELEVENLABS", elevenlabs);
 
 export { createElevenLabsEmulator, DEMO_AGENT_ID, type ElevenLabsEmulator, type ElevenLabsEmulatorOptions } from "./emulator.ts";
 export {

@@ -1,7 +1,8 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import type { MintContext, MintedToken } from "../../provider.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createGeminiEmulator, type GeminiEmulator, type GeminiEmulatorOptions } from "./emulator.ts";
 import { geminiConfigSchema, type GeminiConfig, type GeminiConfigInput } from "./schema.ts";
 import { authTokenBody, type AuthTokenBody, type TokenWindow } from "./wire.ts";
@@ -32,7 +33,11 @@ export function gemini(options: GeminiOptions): GeminiProvider {
       path: `/${API_VERSION}/auth_tokens`,
       method: "POST",
       config: geminiConfigSchema,
-      tokenUse: (config) => (config.uses === 1 ? "single-use" : "reusable"),
+      // A token with a number of uses cannot go to any number of sessions, and the reuse cache counts
+      // one start per token, not per session: so any finite `uses` is handed out as single-use.
+      tokenUse: (config) => (config.uses === 0 ? "reusable" : "single-use"),
+      // `expireTime`, lowered to the ceiling, ends the session's messages (counted from the mint).
+      enforcesSessionCeiling: () => ({ minSeconds: 1 }),
       authHeaders: (apiKey) => ({ "x-goog-api-key": apiKey }),
       request: (config, context) => ({ body: authTokenBody(config, tokenWindow(config, context, Date.now())) }),
       // The answer states no expiry: the instants are the ones this mint asked for.
@@ -62,10 +67,7 @@ gemini.demo = {
 } satisfies GeminiConfigInput;
 
 /** The provider from `GEMINI_API_KEY` and `GEMINI_BASE_URL`, or undefined when no key is set. */
-gemini.fromEnv = (env: Record<string, string | undefined>): GeminiProvider | undefined => {
-  const found = keyFromEnv(env, "GEMINI");
-  return found && gemini(found);
-};
+gemini.fromEnv = httpFromEnv<GeminiProvider>("GEMINI", gemini);
 
 /**
  * When the token's sessions must end (`expireTime`, lowered to the app's session ceiling) and when

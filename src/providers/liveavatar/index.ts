@@ -2,7 +2,8 @@ import { InvalidUpstreamResponse } from "../../errors.ts";
 import type { MintContext } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createLiveAvatarEmulator, type LiveAvatarEmulator, type LiveAvatarEmulatorOptions } from "./emulator.ts";
 import { sessionConfigSchema, toWireBody, type LiveAvatarConfig, type LiveAvatarConfigInput } from "./schema.ts";
 
@@ -40,6 +41,7 @@ export function liveavatar(options: LiveAvatarOptions): LiveAvatarProvider {
       method: "POST",
       config: sessionConfigSchema,
       tokenUse: "single-use",
+      enforcesSessionCeiling: () => ({ minSeconds: 1 }),
       authHeaders: (apiKey) => ({ "X-API-KEY": apiKey }),
       request: (config, context) => ({ body: toWireBody(withSessionCeiling(config, context)) }),
       read: (body, { mintedAt }) => {
@@ -70,10 +72,7 @@ liveavatar.demo = {
 } satisfies LiveAvatarConfigInput;
 
 /** The provider from `LIVEAVATAR_API_KEY` and `LIVEAVATAR_BASE_URL`, or undefined when no key is set. */
-liveavatar.fromEnv = (env: Record<string, string | undefined>): LiveAvatarProvider | undefined => {
-  const found = keyFromEnv(env, "LIVEAVATAR");
-  return found && liveavatar(found);
-};
+liveavatar.fromEnv = httpFromEnv<LiveAvatarProvider>("LIVEAVATAR", liveavatar);
 
 /** `maxSessionDuration` lowered to the app's ceiling where it has one, never raised. */
 function withSessionCeiling(config: LiveAvatarConfig, context: MintContext): LiveAvatarConfig {

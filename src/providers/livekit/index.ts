@@ -2,6 +2,7 @@ import { SignJWT } from "jose";
 import { OptionError, TollgateError } from "../../errors.ts";
 import { defineProvider, type MintContext, type MintedToken, type Provider } from "../../provider.ts";
 import { emulatorBaseUrl } from "../emulator.ts";
+import { fromEnv } from "../env.ts";
 import { createLiveKitEmulator, type LiveKitEmulator } from "./emulator.ts";
 import { roomConfigSchema, type LiveKitConfig, type LiveKitConfigInput } from "./schema.ts";
 
@@ -80,15 +81,17 @@ livekit.demo = {
 
 /**
  * The provider from `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_URL`, or undefined when no
- * key is set. A key without its secret or URL is a misconfiguration, refused naming the variable.
+ * key is set. A key without its secret or URL is a misconfiguration, refused naming the variable;
+ * so is a `LIVEKIT_URL` that is set but wrong, with or without a key.
  */
-livekit.fromEnv = (env: Record<string, string | undefined>): LiveKitProvider | undefined => {
+livekit.fromEnv = fromEnv<LiveKitProvider>(["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_URL"], (env) => {
+  const url = env.LIVEKIT_URL?.trim() ? checkedServerUrl("LIVEKIT_URL", env.LIVEKIT_URL.trim()) : undefined;
   const apiKey = env.LIVEKIT_API_KEY;
   if (!apiKey) return undefined;
   if (!env.LIVEKIT_API_SECRET) throw new OptionError("LIVEKIT_API_SECRET", "is required when LIVEKIT_API_KEY is set");
-  if (!env.LIVEKIT_URL) throw new OptionError("LIVEKIT_URL", "is required when LIVEKIT_API_KEY is set");
-  return livekit({ apiKey, apiSecret: env.LIVEKIT_API_SECRET, url: env.LIVEKIT_URL });
-};
+  if (!url) throw new OptionError("LIVEKIT_URL", "is required when LIVEKIT_API_KEY is set");
+  return livekit({ apiKey, apiSecret: env.LIVEKIT_API_SECRET, url });
+});
 
 function requiredText(option: string, value: unknown): string {
   if (typeof value !== "string" || value.trim() === "") throw new OptionError(option, "is required");

@@ -1,6 +1,7 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { createOpenAIEmulator, type OpenAIEmulator, type OpenAIEmulatorOptions } from "./emulator.ts";
 import { clientSecretExpiry, clientSecretsPath } from "./client-secrets.ts";
 import { DEFAULT_EXPIRES_AFTER_SECONDS, openAIConfigSchema, type OpenAIConfig, type OpenAIConfigInput } from "./schema.ts";
@@ -65,10 +66,7 @@ openai.demo = {
 } satisfies OpenAIConfigInput;
 
 /** The provider from `OPENAI_API_KEY` and `OPENAI_BASE_URL`, or undefined when no key is set. */
-openai.fromEnv = (env: Record<string, string | undefined>): OpenAIProvider | undefined => {
-  const found = keyFromEnv(env, "OPENAI");
-  return found && openai(found);
-};
+openai.fromEnv = httpFromEnv<OpenAIProvider>("OPENAI", openai);
 
 function expiresAfterSeconds(config: OpenAIConfig): number {
   return config.expiresAfterSeconds ?? DEFAULT_EXPIRES_AFTER_SECONDS;

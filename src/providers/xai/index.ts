@@ -1,6 +1,7 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
 import { onEmulator } from "../emulator.ts";
-import { defineHttpProvider, keyFromEnv, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
+import { httpFromEnv } from "../env.ts";
+import { defineHttpProvider, numberField, stringField, type HttpProvider, type HttpProviderOptions } from "../http.ts";
 import { clientSecretExpiry, clientSecretsPath } from "../openai/client-secrets.ts";
 import { createXaiEmulator, type XaiEmulator, type XaiEmulatorOptions } from "./emulator.ts";
 import { DEFAULT_EXPIRES_AFTER_SECONDS, xaiConfigSchema, type XaiConfig, type XaiConfigInput } from "./schema.ts";
@@ -59,10 +60,7 @@ xai.emulated = (options: Partial<XaiEmulatorOptions> & Omit<XaiOptions, "apiKey"
 xai.demo = { expiresAfterSeconds: DEFAULT_EXPIRES_AFTER_SECONDS } satisfies XaiConfigInput;
 
 /** The provider from `XAI_API_KEY` and `XAI_BASE_URL`, or undefined when no key is set. */
-xai.fromEnv = (env: Record<string, string | undefined>): XaiProvider | undefined => {
-  const found = keyFromEnv(env, "XAI");
-  return found && xai(found);
-};
+xai.fromEnv = httpFromEnv<XaiProvider>("XAI", xai);
 
 function expiresAfterSeconds(config: XaiConfig): number {
   return config.expiresAfterSeconds ?? DEFAULT_EXPIRES_AFTER_SECONDS;
