@@ -55,7 +55,8 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
   const demoSecret = signIn ? undefined : `${crypto.randomUUID()}${crypto.randomUUID()}`;
   const auth = demoSecret ? { ...config.auth, jwtSecrets: [demoSecret] } : config.auth;
 
-  const demoUserToken = demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined;
+  // It carries whatever the authenticator checks, TOLLGATE_JWT_ISSUER and _AUDIENCE included.
+  const demoUserToken = demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim, issuer: config.auth.issuer, audience: config.auth.audience }) : undefined;
   const demo = onlyEmulators ? await demoFor(profiles, providers, demoUserToken) : undefined;
 
   // With a shared store, the token cache and the rate limits both live there, so every copy of the
