@@ -63,7 +63,7 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
   // server reuses the same tokens and counts against the same limits.
   const sharedStore = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
   const store = sharedStore && instrumentStore(sharedStore);
-  const checkStore = storeReadiness(store);
+  const checkStore = storeReadiness(store, baseLogger);
   const tokenHandler = createTokenHandler({
     profiles,
     authenticate: serverAuthenticator(auth, logger),
