@@ -73,7 +73,8 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
     maxSessionSeconds: config.maxSessionSeconds,
     sessions: config.maxSessions !== undefined ? { maxPerUser: config.maxSessions } : undefined,
     rateLimit: { limits: [{ name: "user", limit: config.rateLimit.limit, windowMs: config.rateLimit.windowMs }] },
-    cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins } : undefined,
+    // The routes need Authorization (the user's token) and Content-Type whatever else pages send.
+    cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins, allowHeaders: ["Authorization", "Content-Type", ...config.corsHeaders] } : undefined,
     onEvent: demo?.onEvent,
   });
 
