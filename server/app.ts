@@ -55,14 +55,15 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
   const demoSecret = signIn ? undefined : `${crypto.randomUUID()}${crypto.randomUUID()}`;
   const auth = demoSecret ? { ...config.auth, jwtSecrets: [demoSecret] } : config.auth;
 
-  const demoUserToken = demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim }) : undefined;
+  // It carries whatever the authenticator checks, TOLLGATE_JWT_ISSUER and _AUDIENCE included.
+  const demoUserToken = demoSecret ? await signUserToken(demoSecret, "demo-user", "24h", { claim: config.auth.claim, issuer: config.auth.issuer, audience: config.auth.audience }) : undefined;
   const demo = onlyEmulators ? await demoFor(profiles, providers, demoUserToken) : undefined;
 
   // With a shared store, the token cache and the rate limits both live there, so every copy of the
   // server reuses the same tokens and counts against the same limits.
   const sharedStore = config.store.kind === "redis" ? redisStore({ url: config.store.url, prefix: config.store.prefix }) : undefined;
   const store = sharedStore && instrumentStore(sharedStore);
-  const checkStore = storeReadiness(store);
+  const checkStore = storeReadiness(store, baseLogger);
   const tokenHandler = createTokenHandler({
     profiles,
     authenticate: serverAuthenticator(auth, logger),
@@ -72,7 +73,8 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
     maxSessionSeconds: config.maxSessionSeconds,
     sessions: config.maxSessions !== undefined ? { maxPerUser: config.maxSessions } : undefined,
     rateLimit: { limits: [{ name: "user", limit: config.rateLimit.limit, windowMs: config.rateLimit.windowMs }] },
-    cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins } : undefined,
+    // The routes need Authorization (the user's token) and Content-Type whatever else pages send.
+    cors: config.corsOrigins.length > 0 ? { origins: config.corsOrigins, allowHeaders: ["Authorization", "Content-Type", ...config.corsHeaders] } : undefined,
     onEvent: demo?.onEvent,
   });
 

@@ -31,6 +31,8 @@ export interface ServerConfig {
   auth: ServerAuthConfig;
   /** TOLLGATE_CORS_ORIGINS: origins allowed to call from a browser. */
   corsOrigins: string[];
+  /** TOLLGATE_CORS_HEADERS: request headers those pages may send besides Authorization and Content-Type. */
+  corsHeaders: string[];
   /** TOLLGATE_RATE_LIMIT: tokens per user per window, like `10/1h` (the default). */
   rateLimit: { limit: number; windowMs: number };
   /** TOLLGATE_MAX_SESSIONS: session leases (live or pending sessions) per user at a time; unset means unlimited. */
@@ -64,6 +66,9 @@ export function readConfig(env: Env): ServerConfig {
     if (value && new TextEncoder().encode(value).byteLength < 32) throw new ConfigError(`${variable} must be at least 32 bytes long (RFC 7518 §3.2)`);
   }
   const claim = nonEmpty(env.TOLLGATE_JWT_CLAIM) ?? "canAccessPersonas";
+  if (nonEmpty(env.TOLLGATE_CORS_HEADERS) && !nonEmpty(env.TOLLGATE_CORS_ORIGINS)) {
+    throw new ConfigError("TOLLGATE_CORS_HEADERS needs TOLLGATE_CORS_ORIGINS: the headers are allowed to pages on those origins");
+  }
   return {
     port: readPort(env.PORT),
     host: nonEmpty(env.HOST),
@@ -77,6 +82,7 @@ export function readConfig(env: Env): ServerConfig {
       claim: claim.toLowerCase() === "none" ? null : claim,
     },
     corsOrigins: readOrigins(env.TOLLGATE_CORS_ORIGINS),
+    corsHeaders: readHeaderNames(env.TOLLGATE_CORS_HEADERS),
     rateLimit: readRateLimit(nonEmpty(env.TOLLGATE_RATE_LIMIT) ?? "10/1h"),
     maxSessions: readCount("TOLLGATE_MAX_SESSIONS", env.TOLLGATE_MAX_SESSIONS),
     maxSessionSeconds: readSeconds("TOLLGATE_MAX_SESSION_SECONDS", env.TOLLGATE_MAX_SESSION_SECONDS),
@@ -113,6 +119,14 @@ function readOrigins(value: string | undefined): string[] {
     if (!parsed || parsed.origin !== origin) throw new ConfigError(`TOLLGATE_CORS_ORIGINS: "${origin}" is not an origin such as https://app.example.com`);
   }
   return origins;
+}
+
+function readHeaderNames(value: string | undefined): string[] {
+  const names = (value ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new ConfigError(`TOLLGATE_CORS_HEADERS: "${name}" is not a header name such as traceparent`);
+  }
+  return names;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -56,12 +56,23 @@ export async function listen(fetch: FetchHandler, port: number, hostname = proce
   const handler = closingAfterOversizeBody(fetch);
   const deno = (globalThis as { Deno?: DenoServe }).Deno;
   if (deno) {
+    const answering = inFlight(handler);
     let server!: ReturnType<DenoServe["serve"]>;
     const bound = await new Promise<number>((resolve) => {
       // onListen also keeps Deno from printing its own "Listening on" line.
-      server = deno.serve({ port, hostname, onListen: (address) => resolve(address.port) }, handler);
+      server = deno.serve({ port, hostname, onListen: (address) => resolve(address.port) }, answering.fetch);
     });
-    return { port: bound, close: () => server.shutdown() };
+    return {
+      port: bound,
+      // Deno's shutdown() lets a handler finish but cuts off a request body still arriving, so
+      // the requests being answered are waited for first, up to the grace period, as srvx and
+      // node:http wait for them. Deno stops taking connections only at shutdown(), so one that
+      // comes meanwhile is answered too.
+      close: async (graceMs = DEFAULT_GRACE_MS) => {
+        await answering.done(graceMs);
+        await server.shutdown();
+      },
+    };
   }
   return listenThroughSrvx(handler, port, hostname, timeouts);
 }
@@ -104,6 +115,32 @@ export async function listenThroughSrvx(fetch: FetchHandler, port: number, hostn
       clearTimeout(timer);
       clearInterval(sweep);
     },
+  };
+}
+
+/** `fetch`, counting the requests it is answering, and a wait for that count to come to zero. */
+function inFlight(fetch: FetchHandler): { fetch: FetchHandler; done(boundMs: number): Promise<void> } {
+  let answering = 0;
+  let whenIdle: (() => void) | undefined;
+  return {
+    fetch: async (request) => {
+      answering++;
+      try {
+        return await fetch(request);
+      } finally {
+        if (--answering === 0) whenIdle?.();
+      }
+    },
+    done: (boundMs) =>
+      answering === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, boundMs);
+            whenIdle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
   };
 }
 

@@ -23,7 +23,9 @@ async function main() {
   const ownMetricsPort = telemetry.prometheusText !== undefined && telemetry.metricsPort !== undefined;
   const app = await createServerApp(config, undefined, { prometheusText: ownMetricsPort ? undefined : telemetry.prometheusText });
   const server = await listenOn(app.fetch, config.port, config.host, "PORT");
-  const metricsServer = ownMetricsPort ? await listenOn(metricsOnly(telemetry.prometheusText!), telemetry.metricsPort!, config.host, "TOLLGATE_METRICS_PORT") : undefined;
+  const metricsServer = ownMetricsPort
+    ? await listenOn(metricsOnly(telemetry.prometheusText!), telemetry.metricsPort!, telemetry.metricsHost ?? config.host, telemetry.metricsPortVariable ?? "TOLLGATE_METRICS_PORT")
+    : undefined;
   const store = await app.checkStore();
 
   // One write, so that whoever reads the first line also has the rest.

@@ -2,21 +2,23 @@ import { ConfigError } from "./config.ts";
 
 /**
  * What the environment asks of telemetry, read before anything starts, so that a variable that
- * makes no sense stops the server with its name. The SDK (`@opentelemetry/sdk-node`) reads the rest
- * of the `OTEL_*` variables itself: OTLP endpoints, headers, compression and timeouts, batching,
- * sampling, propagators, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_LOG_LEVEL`.
+ * makes no sense stops the server with its name. The SDK (`@opentelemetry/sdk-node`) reads the
+ * `OTEL_*` variables itself: exporters, OTLP endpoints, protocols, headers, compression and
+ * timeouts, the metric export interval and timeout, batching, sampling, propagators,
+ * `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_LOG_LEVEL`.
  *
  * What is ours:
  * - Nothing starts unless asked: by an `OTEL_*_EXPORTER`, an OTLP endpoint, or Prometheus. A signal
  *   with neither an exporter variable nor an endpoint of its own stays off, rather than exporting
- *   to an OTLP collector on localhost that nobody runs.
- * - Prometheus (`TOLLGATE_METRICS=prometheus`, or `prometheus` in `OTEL_METRICS_EXPORTER`) is served
- *   by the server itself at `GET /metrics`, or on `TOLLGATE_METRICS_PORT` when that is set (setting
- *   it asks for Prometheus), with units in the names (`..._seconds`).
- * - Because Prometheus sits beside the other metric exporters, the metric readers are built here
- *   rather than by the SDK: their protocol (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, else
- *   `OTEL_EXPORTER_OTLP_PROTOCOL`) and their interval and timeout (`OTEL_METRIC_EXPORT_INTERVAL`,
- *   `OTEL_METRIC_EXPORT_TIMEOUT`) are read as the specification says.
+ *   to an OTLP collector on localhost that nobody runs (the SDK's default).
+ * - Prometheus is served by the server itself, with units in the names (`..._seconds`), which the
+ *   SDK's Prometheus exporter does not add: at `GET /metrics` on the server's port
+ *   (`TOLLGATE_METRICS=prometheus`), on `TOLLGATE_METRICS_PORT`, or, for `prometheus` in
+ *   `OTEL_METRICS_EXPORTER`, where the SDK would serve it (`OTEL_EXPORTER_PROMETHEUS_HOST` and
+ *   `OTEL_EXPORTER_PROMETHEUS_PORT`, default port 9464).
+ * - The values the SDK would only warn about and replace (a protocol it does not know, an interval
+ *   that is not a number, a timeout longer than the interval) stop the server instead. With
+ *   Prometheus beside them, the metric readers are built by `otel-sdk.ts` from these same values.
  */
 
 type Env = Record<string, string | undefined>;
@@ -34,8 +36,15 @@ export interface TelemetryPlan {
   metricExporters: string[];
   /** How those readers export: the OTLP protocol, and every how many ms, waiting how long at most. */
   metricExport: { protocol: OtlpProtocol; intervalMillis: number; timeoutMillis: number };
-  prometheus: { port: number | undefined } | undefined;
+  /**
+   * Where the server serves Prometheus text: `port` undefined for `/metrics` on its own port;
+   * otherwise on that port, on `host` (undefined: `HOST`), `variable` naming where the port came from.
+   */
+  prometheus: { port: number | undefined; host?: string; variable?: string } | undefined;
 }
+
+/** Where the SDK's own Prometheus exporter listens unless OTEL_EXPORTER_PROMETHEUS_PORT says otherwise. */
+const SDK_PROMETHEUS_PORT = 9464;
 
 /** The specification's defaults for a periodic metric reader. */
 const DEFAULT_INTERVAL_MS = 60_000;
@@ -71,9 +80,20 @@ export function telemetryPlan(env: Env): TelemetryPlan | "off" | "deno" {
     logs: asked("LOGS"),
     metricExporters,
     metricExport: readMetricExport(env),
-    prometheus: prometheusAsked ? { port: metricsPort } : undefined,
+    prometheus: prometheusAsked ? prometheusPlace(env, metricsVariable === "prometheus", metricsPort) : undefined,
   };
   return plan.traces || plan.metrics || plan.logs ? plan : "off";
+}
+
+/**
+ * TOLLGATE_METRICS_PORT first, then `/metrics` on the server's port for TOLLGATE_METRICS; asked for
+ * by OTEL_METRICS_EXPORTER alone, where the SDK would serve it.
+ */
+function prometheusPlace(env: Env, onServerPort: boolean, metricsPort: number | undefined): NonNullable<TelemetryPlan["prometheus"]> {
+  if (metricsPort !== undefined) return { port: metricsPort, variable: "TOLLGATE_METRICS_PORT" };
+  if (onServerPort) return { port: undefined };
+  const port = readPort("OTEL_EXPORTER_PROMETHEUS_PORT", env.OTEL_EXPORTER_PROMETHEUS_PORT) ?? SDK_PROMETHEUS_PORT;
+  return { port, host: env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() || undefined, variable: "OTEL_EXPORTER_PROMETHEUS_PORT" };
 }
 
 function readMetricExport(env: Env): TelemetryPlan["metricExport"] {
@@ -99,10 +119,14 @@ function readMillis(env: Env, name: string): number | undefined {
 }
 
 function readMetricsPort(value: string | undefined): number | undefined {
+  return readPort("TOLLGATE_METRICS_PORT", value);
+}
+
+function readPort(name: string, value: string | undefined): number | undefined {
   const text = value?.trim();
   if (!text) return undefined;
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`TOLLGATE_METRICS_PORT must be a port number, not "${value}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`${name} must be a port number, not "${value}"`);
   return port;
 }
 

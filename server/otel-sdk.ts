@@ -10,7 +10,7 @@ import type { OtlpProtocol, TelemetryPlan } from "./otel-plan.ts";
 
 /**
  * Starts `@opentelemetry/sdk-node` for a plan that `otel-plan.ts` read from the environment, the
- * SDK reading the other `OTEL_*` variables itself. Loaded only when telemetry is on.
+ * SDK reading the `OTEL_*` variables itself. Loaded only when telemetry is on.
  */
 
 export interface StartedSdk {
@@ -32,9 +32,38 @@ export function startSdk(plan: TelemetryPlan): StartedSdk {
   // go unsaid by default.
   if (!process.env.OTEL_LOG_LEVEL?.trim()) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
-  let prometheusText: StartedSdk["prometheusText"];
+  const prometheus = plan.prometheus ? prometheusReader() : undefined;
+  const sdk = new NodeSDK({
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, read by the SDK's detectors, win over these.
+    resource: resources.defaultResource().merge(resources.resourceFromAttributes({ "service.name": "tollgate", "service.version": INSTRUMENTATION_VERSION })),
+    // Left to itself, the SDK builds the metric readers from OTEL_METRICS_EXPORTER and the
+    // variables around it. Given readers, it builds none: so when metrics are off they are an
+    // empty list, and with our Prometheus reader the others are built beside it here.
+    ...(prometheus ? { metricReaders: [...readersFromEnv(plan), prometheus.reader] } : plan.metrics ? {} : { metricReaders: [] }),
+    // A signal that nothing asked for stays off; otherwise the SDK reads its exporters from OTEL_*.
+    ...(plan.traces ? {} : { spanProcessors: [] }),
+    ...(plan.logs ? {} : { logRecordProcessors: [] }),
+  });
+  sdk.start();
+  return { prometheusText: prometheus?.text, shutdown: () => sdk.shutdown() };
+}
+
+/** No server of its own: the token server (or its metrics port) answers GET /metrics with this text. */
+function prometheusReader(): { reader: metrics.IMetricReader; text: () => Promise<string> } {
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const serializer = new PrometheusSerializer();
+  return { reader: exporter, text: async () => serializer.serialize(withUnitSuffixes((await exporter.collect()).resourceMetrics)) };
+}
+
+/**
+ * The readers the SDK would build from OTEL_METRICS_EXPORTER, built here only because our
+ * Prometheus reader sits beside them: the SDK takes either its own readers or ours, never both,
+ * and does not export the functions it builds its own with. They read the same variables the same
+ * way (otel-plan.ts has checked them), each OTLP exporter its endpoint, headers and compression.
+ */
+function readersFromEnv(plan: TelemetryPlan): metrics.IMetricReader[] {
   const { protocol, intervalMillis, timeoutMillis } = plan.metricExport;
-  const readers: metrics.IMetricReader[] = plan.metricExporters.map(
+  return plan.metricExporters.map(
     (name) =>
       new metrics.PeriodicExportingMetricReader({
         exporter: name === "console" ? new metrics.ConsoleMetricExporter() : new OTLP_METRIC_EXPORTERS[protocol](),
@@ -42,25 +71,6 @@ export function startSdk(plan: TelemetryPlan): StartedSdk {
         exportTimeoutMillis: timeoutMillis,
       }),
   );
-  if (plan.prometheus) {
-    // No server of its own: the token server (or its metrics port) answers GET /metrics with this text.
-    const exporter = new PrometheusExporter({ preventServerStart: true });
-    const serializer = new PrometheusSerializer();
-    prometheusText = async () => serializer.serialize(withUnitSuffixes((await exporter.collect()).resourceMetrics));
-    readers.push(exporter);
-  }
-
-  const sdk = new NodeSDK({
-    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, read by the SDK's detectors, win over these.
-    resource: resources.defaultResource().merge(resources.resourceFromAttributes({ "service.name": "tollgate", "service.version": INSTRUMENTATION_VERSION })),
-    // Given readers, the SDK builds none from OTEL_METRICS_EXPORTER: these are all there are.
-    metricReaders: readers,
-    // A signal that nothing asked for stays off; otherwise the SDK reads its exporters from OTEL_*.
-    ...(plan.traces ? {} : { spanProcessors: [] }),
-    ...(plan.logs ? {} : { logRecordProcessors: [] }),
-  });
-  sdk.start();
-  return { prometheusText, shutdown: () => sdk.shutdown() };
 }
 
 /**

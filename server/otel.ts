@@ -16,6 +16,10 @@ export interface ServerTelemetry {
   prometheusText: (() => Promise<string>) | undefined;
   /** Where Prometheus is served: undefined for `/metrics` on the server's own port. */
   metricsPort: number | undefined;
+  /** The address of that port: undefined for `HOST`. */
+  metricsHost?: string;
+  /** The variable that set that port, for a message when it is taken. */
+  metricsPortVariable?: string;
   /** Exports what is pending and stops; call before the process exits. */
   shutdown(): Promise<void>;
 }
@@ -43,6 +47,8 @@ export async function startTelemetry(env: Record<string, string | undefined>): P
     summary: signals.join("; "),
     prometheusText: sdk.prometheusText,
     metricsPort: plan.prometheus?.port,
+    metricsHost: plan.prometheus?.host,
+    metricsPortVariable: plan.prometheus?.variable,
     shutdown: async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)));

@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Logger } from "../src/index.ts";
+import { problemType, type Logger } from "../src/index.ts";
 
 /**
  * A log line for each request answered 5xx (its time, request id, method, route, status and
- * duration), and the same request id and route on every line the handler writes while answering
+ * duration), but for a store that is down, which has lines of its own; and the same request id and route on every line the handler writes while answering
  * any request, such as the cause chain of that 5xx. Answers below 500 are the server doing its job
  * and print nothing. The id is the caller's `X-Request-Id` when it looks like one, so that a
  * proxy's id follows the request through; it goes back on the answer either way.
@@ -42,9 +42,22 @@ export function withRequestLog(fetch: (request: Request) => Promise<Response>, l
     const route = routes.has(pathname) ? pathname : null;
     const response = await current.run({ requestId, route }, () => fetch(request));
     const fields = { requestId, method: request.method, route, status: response.status, durationMs: Math.round((performance.now() - started) * 10) / 10 };
-    if (response.status >= 500) logger.error(fields, "request failed");
+    if (response.status >= 500 && !(await isStoreOutage(response))) logger.error(fields, "request failed");
     return withHeader(response, "X-Request-Id", requestId);
   };
+}
+
+const STORE_UNAVAILABLE = problemType("store_unavailable");
+
+/**
+ * A 503 for a store that is down: the handler's store-failure log tells of it (once, then how many
+ * failures since) and /readyz logs the store going down and coming back, so a line for each request
+ * refused meanwhile would only repeat them. Read from the answer's problem type, on 503s alone.
+ */
+async function isStoreOutage(response: Response): Promise<boolean> {
+  if (response.status !== 503 || response.headers.get("Content-Type") !== "application/problem+json") return false;
+  const problem = (await response.clone().json().catch(() => undefined)) as { type?: unknown } | undefined;
+  return problem?.type === STORE_UNAVAILABLE;
 }
 
 /** Answers made elsewhere (fetch's, say) may have immutable headers; those get a copy. */

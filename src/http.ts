@@ -21,7 +21,15 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   // A body of declared length within the cap can only be that long (HTTP framing stops it there),
   // so the runtime may read it whole, which is much cheaper than pulling chunks (on Node it skips
   // the web stream altogether). A body of unknown length is read chunk by chunk up to the cap.
-  const text = Number.isInteger(declared) ? await request.text() : await readText(request, maxBytes);
+  let text: string;
+  try {
+    text = Number.isInteger(declared) ? await request.text() : await readText(request, maxBytes);
+  } catch (error) {
+    if (error instanceof TollgateError) throw error;
+    // The connection went away before the body was whole: the request is incomplete, not the
+    // server at fault (and when the client itself left, the handler answers nobody anyway).
+    throw new TollgateError("invalid_request", { detail: "The body could not be read in full", cause: error });
+  }
   // UTF-8 takes at least one byte per UTF-16 unit, so this catches a body longer than it said.
   if (text.length > maxBytes) throw tooLarge(maxBytes);
   try {

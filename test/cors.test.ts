@@ -15,6 +15,7 @@ const OTHER = "https://evil.example.net";
 
 let handlerUrl: string;
 let cookieUrl: string;
+let tracedUrl: string;
 let serverUrl: string;
 let closeServer: () => Promise<void>;
 
@@ -31,7 +32,8 @@ beforeAll(async () => {
   };
   handlerUrl = (await listen("cors-handler", createTokenHandler({ ...options, cors: { origins: [ALLOWED, "http://127.0.0.1:5173"] } }))).url + "/api/session-token";
   cookieUrl = (await listen("cors-cookies", createTokenHandler({ ...options, cors: { origins: [ALLOWED], credentials: true } }))).url + "/api/session-token";
-  const app = await createServerApp(readConfig({ TOLLGATE_CORS_ORIGINS: `${ALLOWED}, http://localhost:3000` }), capturingLogger());
+  tracedUrl = (await listen("cors-traced", createTokenHandler({ ...options, cors: { origins: [ALLOWED], allowHeaders: ["Authorization", "Content-Type", "traceparent", "tracestate"] } }))).url + "/api/session-token";
+  const app = await createServerApp(readConfig({ TOLLGATE_CORS_ORIGINS: `${ALLOWED}, http://localhost:3000`, TOLLGATE_CORS_HEADERS: "traceparent, tracestate" }), capturingLogger());
   serverUrl = (await listen("cors-server", app.fetch)).url;
   closeServer = app.close;
 });
@@ -40,9 +42,20 @@ afterAll(async () => {
   await closeAll();
 });
 
-function preflight(url: string, origin: string, method = "POST"): Promise<Response> {
-  return fetch(url, { method: "OPTIONS", headers: { Origin: origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "authorization, content-type" } });
+function preflight(url: string, origin: string, method = "POST", requestHeaders = "authorization, content-type"): Promise<Response> {
+  return fetch(url, { method: "OPTIONS", headers: { Origin: origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": requestHeaders } });
 }
+
+/**
+ * Whether a browser would let the request after this preflight go: the origin allowed, and every
+ * header it asked for listed (the Fetch standard's CORS check, for the parts used here).
+ */
+function passes(response: Response, origin: string, requestHeaders: string): boolean {
+  const allowed = (response.headers.get("Access-Control-Allow-Headers") ?? "").toLowerCase().split(/,\s*/);
+  return response.ok && response.headers.get("Access-Control-Allow-Origin") === origin && requestHeaders.split(/,\s*/).every((name) => allowed.includes(name));
+}
+
+const TRACED = "authorization, content-type, traceparent, tracestate";
 
 function withOrigin(init: RequestInit, origin: string): RequestInit {
   return { ...init, headers: { ...(init.headers as Record<string, string>), Origin: origin } };
@@ -123,6 +136,19 @@ describe("CORS in the handler", () => {
     }
   });
 
+  it("lets a page send traceparent when allowHeaders lists it, and not by default", async () => {
+    expect(passes(await preflight(tracedUrl, ALLOWED, "POST", TRACED), ALLOWED, TRACED)).toBe(true);
+    expect(passes(await preflight(handlerUrl, ALLOWED, "POST", TRACED), ALLOWED, TRACED)).toBe(false);
+    const plain = await preflight(handlerUrl, ALLOWED);
+    expect(plain.headers.get("Access-Control-Allow-Headers")).toBe("Authorization, Content-Type");
+  });
+
+  it("refuses allowHeaders that are not header names when the handler is made, naming the option", () => {
+    const make = (allowHeaders: unknown) => () => createTokenHandler({ provider: anam.emulated(), authenticate, personas: PERSONAS, cors: { origins: [ALLOWED], allowHeaders: allowHeaders as string[] } });
+    expect(make("traceparent")).toThrow('cors.allowHeaders: must be a list of header names, like ["Authorization", "Content-Type", "traceparent"]');
+    expect(make(["Authorization", "trace parent"])).toThrow('cors.allowHeaders: "trace parent" is not a header name');
+  });
+
   it("answers OPTIONS with 405 when CORS is off", async () => {
     const plain = (await listen("no-cors", createTokenHandler({ provider: anam.emulated(), authenticate, personas: PERSONAS, logger: capturingLogger() }))).url + "/api/session-token";
     const response = await preflight(plain, ALLOWED);
@@ -149,6 +175,12 @@ describe("CORS in the standalone server (TOLLGATE_CORS_ORIGINS)", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ALLOWED);
     expect(varyOf(response)).toContain("origin");
+  });
+
+  it("lets pages send the headers of TOLLGATE_CORS_HEADERS beside Authorization and Content-Type", async () => {
+    expect(passes(await preflight(`${serverUrl}/api/session-token`, ALLOWED, "POST", TRACED), ALLOWED, TRACED)).toBe(true);
+    expect(() => readConfig({ TOLLGATE_CORS_ORIGINS: ALLOWED, TOLLGATE_CORS_HEADERS: "traceparent, x y" })).toThrow('TOLLGATE_CORS_HEADERS: "x y" is not a header name such as traceparent');
+    expect(() => readConfig({ TOLLGATE_CORS_HEADERS: "traceparent" })).toThrow("TOLLGATE_CORS_HEADERS needs TOLLGATE_CORS_ORIGINS");
   });
 
   it("refuses a list entry that is not an origin at start-up, naming the variable", () => {

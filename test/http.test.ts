@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isUsagePath, jsonResponse } from "../src/http.ts";
+import { TollgateError } from "../src/errors.ts";
+import { isUsagePath, jsonResponse, readJsonBody } from "../src/http.ts";
 
 describe("jsonResponse", () => {
   it("sends the JSON text with the rate-limit fields when given, and never lets a cache keep it", async () => {
@@ -22,5 +23,24 @@ describe("isUsagePath", () => {
     for (const url of token) expect(isUsagePath(url), url).toBe(false);
     // The same answers as the URL parser's pathname would give.
     for (const url of [...usage, ...token]) expect(isUsagePath(url), url).toBe(/\/usage\/*$/.test(new URL(url).pathname));
+  });
+});
+
+describe("readJsonBody", () => {
+  it("answers a body whose connection went away before it was whole with a 400, not a 500", async () => {
+    for (const length of ["40", null]) {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"profile":'));
+          controller.error(new Error("BadResource: Cannot read body as underlying resource unavailable"));
+        },
+      });
+      const headers: Record<string, string> = { "Content-Type": "application/json", ...(length ? { "Content-Length": length } : {}) };
+      const request = new Request("http://h/api/session-token", { method: "POST", headers, body, duplex: "half" } as RequestInit);
+      const error = await readJsonBody(request, 1024).then(() => undefined, (thrown: unknown) => thrown);
+      expect(error, `Content-Length ${length}`).toBeInstanceOf(TollgateError);
+      expect((error as TollgateError).status).toBe(400);
+      expect((error as TollgateError).detail).toBe("The body could not be read in full");
+    }
   });
 });

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { spawnServer, startOtlpReceiver, userToken, type OtlpReceiver, type ServerProcess } from "./support/otel-process.ts";
 
-// The standalone server builds its metric readers itself (Prometheus sits beside them), so the
-// protocol variables are read by tollgate rather than by the SDK: the metrics signal's own
-// protocol wins over the general one, as the OpenTelemetry specification says.
+// The standalone server leaves the metric readers to the SDK unless Prometheus sits beside them:
+// either way the metrics signal's own protocol wins over the general one, as the OpenTelemetry
+// specification says.
 
 let upstream: Upstream;
 let receiver: OtlpReceiver;

@@ -28,7 +28,7 @@ describe("the standalone server's telemetry plan", () => {
     expect(telemetryPlan({ OTEL_TRACES_EXPORTER: "console" })).toMatchObject({ traces: true, metrics: false, logs: false });
   });
 
-  it("reads the metric readers' protocol, interval and timeout as the specification says", () => {
+  it("reads the metric readers' protocol, interval and timeout as the specification says (for the readers built beside Prometheus)", () => {
     const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4317" };
     expect(telemetryPlan({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toMatchObject({ traces: true, metricExport: { protocol: "grpc" } });
     // The metrics signal's own protocol wins over the general one.
@@ -40,8 +40,14 @@ describe("the standalone server's telemetry plan", () => {
 
   it("serves Prometheus when TOLLGATE_METRICS, OTEL_METRICS_EXPORTER or TOLLGATE_METRICS_PORT names it, without traces", () => {
     expect(telemetryPlan({ TOLLGATE_METRICS: "prometheus" })).toMatchObject({ traces: false, metrics: true, logs: false, metricExporters: [], prometheus: { port: undefined } });
-    expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus,otlp" })).toMatchObject({ traces: false, metricExporters: ["otlp"], prometheus: { port: undefined } });
     expect(telemetryPlan({ TOLLGATE_METRICS_PORT: "9464" })).toMatchObject({ metrics: true, prometheus: { port: 9464 } });
+    // Named in OTEL_METRICS_EXPORTER, it is served where the SDK would serve it.
+    expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus,otlp" })).toMatchObject({ traces: false, metricExporters: ["otlp"], prometheus: { port: 9464, host: undefined } });
+    expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus", OTEL_EXPORTER_PROMETHEUS_HOST: "127.0.0.1", OTEL_EXPORTER_PROMETHEUS_PORT: "9100" })).toMatchObject({
+      prometheus: { port: 9100, host: "127.0.0.1", variable: "OTEL_EXPORTER_PROMETHEUS_PORT" },
+    });
+    // Asked for by our own variables too, it is served once, where those say.
+    expect(telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus", TOLLGATE_METRICS: "prometheus" })).toMatchObject({ prometheus: { port: undefined } });
   });
 
   it("is off with OTEL_SDK_DISABLED=true whatever else is set", () => {
@@ -52,6 +58,7 @@ describe("the standalone server's telemetry plan", () => {
     expect(() => telemetryPlan({ TOLLGATE_METRICS: "statsd" })).toThrow(ConfigError);
     expect(() => telemetryPlan({ TOLLGATE_METRICS: "statsd" })).toThrow(/^TOLLGATE_METRICS must be prometheus/);
     expect(() => telemetryPlan({ TOLLGATE_METRICS_PORT: "metrics" })).toThrow(/^TOLLGATE_METRICS_PORT must be a port number/);
+    expect(() => telemetryPlan({ OTEL_METRICS_EXPORTER: "prometheus", OTEL_EXPORTER_PROMETHEUS_PORT: "http" })).toThrow('OTEL_EXPORTER_PROMETHEUS_PORT must be a port number, not "http"');
     const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318" };
     const refusals: Array<[Record<string, string>, string]> = [
       [{ OTEL_METRICS_EXPORTER: "statsd" }, 'OTEL_METRICS_EXPORTER takes otlp, console, prometheus or none, not "statsd"'],

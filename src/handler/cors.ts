@@ -13,6 +13,12 @@ export interface CorsOptions {
   credentials?: boolean;
   /** How long a browser may remember a preflight, in seconds. Default 600. */
   maxAgeSeconds?: number;
+  /**
+   * The request headers a page may send, as the preflight answers them. Default
+   * `["Authorization", "Content-Type"]`, which the routes need; a list given replaces it, so keep
+   * them in it beside the others (`traceparent` and `tracestate`, from a page traced with OpenTelemetry).
+   */
+  allowHeaders?: readonly string[];
 }
 
 export interface Cors {
@@ -24,6 +30,18 @@ export interface Cors {
 
 /** Headers a page may read on an answer: how long to wait, and the rate-limit fields. */
 const EXPOSED = "Retry-After, RateLimit, RateLimit-Policy";
+
+const DEFAULT_ALLOW_HEADERS = ["Authorization", "Content-Type"];
+/** A header name: an HTTP token (RFC 9110 §5.1). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function headerList(names: readonly string[]): string {
+  if (!Array.isArray(names)) throw new OptionError("cors.allowHeaders", 'must be a list of header names, like ["Authorization", "Content-Type", "traceparent"]');
+  for (const name of names) {
+    if (typeof name !== "string" || !HEADER_NAME.test(name)) throw new OptionError("cors.allowHeaders", `${JSON.stringify(name)} is not a header name`);
+  }
+  return names.join(", ");
+}
 
 export function corsFor(options: CorsOptions | undefined): Cors | undefined {
   if (options === undefined) return undefined;
@@ -40,6 +58,7 @@ export function corsFor(options: CorsOptions | undefined): Cors | undefined {
     origins.add(origin);
   }
   const maxAge = String(options.maxAgeSeconds ?? 600);
+  const allowHeaders = headerList(options.allowHeaders ?? DEFAULT_ALLOW_HEADERS);
   const allowed = (request: Request) => {
     const origin = request.headers.get("Origin");
     return origin !== null && origins.has(origin) ? origin : undefined;
@@ -52,7 +71,7 @@ export function corsFor(options: CorsOptions | undefined): Cors | undefined {
       if (origin) {
         headers.set("Access-Control-Allow-Origin", origin);
         headers.set("Access-Control-Allow-Methods", "POST");
-        headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        headers.set("Access-Control-Allow-Headers", allowHeaders);
         headers.set("Access-Control-Max-Age", maxAge);
         if (options.credentials) headers.set("Access-Control-Allow-Credentials", "true");
       }

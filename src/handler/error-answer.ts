@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 /**
  * The handler's answer to anything that went wrong: the problem+json response, the lifecycle event
  * that says so, and, for the server's own failures, a log line with the whole cause chain, the
- * providers' secrets redacted.
+ * providers' secrets redacted. A store that is down is logged by the handler's store-failure log.
  */
 export function errorAnswer(emit: EventEmitter, logger: Logger, redact: (text: string) => string) {
   return (error: unknown, context: Partial<LifecycleEvent>): Response => {
@@ -16,7 +16,9 @@ export function errorAnswer(emit: EventEmitter, logger: Logger, redact: (text: s
     } else if (known.code !== "rate_limited") {
       emit("failed", context, { status: known.status, errorType: known.code });
     }
-    if (known.status >= 500) {
+    // A store that fails has told the store-failure log already, which says so once and then how
+    // many times since, rather than a line for every request refused while it is down.
+    if (known.status >= 500 && known.code !== "store_unavailable") {
       const cause = causeChain(known.cause);
       logger.error({ code: known.code, status: known.status, ...(cause ? { cause: redact(cause) } : {}) }, known.detail);
     }

@@ -30,6 +30,8 @@ export function checkHandlerOptions(options: Record<string, unknown>): void {
   kind("logger", has("error", "warn", "info"), "a logger with error, warn and info methods, such as pino's or consoleLogger");
   kind("store", has("get", "set", "delete"), "a cache store (get, set, delete), such as redisStore({ url })");
   kind("issuer", has("issue", "reportUsage"), "an issuer made by createTokenIssuer");
+  // A provider's name is how a profile refers to one of `providers`; this option takes the provider itself.
+  kind("provider", has("mint"), 'a provider object, such as anam({ apiKey }); a name like "anam" is for a profile\'s provider, with the provider itself in providers');
   kind("onStoreError", (value) => value === "closed" || value === "open" || value === "memory", '"closed", "open" or "memory"');
   kind("reuse", (value) => value === false || (typeof value === "object" && value !== null), "false or { marginMs }");
   kind("realm", (value) => typeof value === "string" && /^[\x20-\x7e]{1,64}$/.test(value) && !/["\\]/.test(value), "1-64 printable characters without quotes or backslashes");

@@ -1,7 +1,7 @@
 import { OptionError, TollgateError } from "../errors.ts";
 import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
 import type { User } from "../provider.ts";
-import { createRateLimiter, parseRateLimit, type RateLimitCheck, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "../rate-limit/index.ts";
+import { createRateLimiter, parseRateLimit, RateLimitOptionError, type RateLimitCheck, type RateLimitContext, type RateLimiter, type RateLimiterOptions, type StoreFailurePolicy } from "../rate-limit/index.ts";
 import type { RateLimitStore } from "../rate-limit/types.ts";
 
 /**
@@ -36,14 +36,15 @@ export interface RateLimitWiring<U extends User> {
 }
 
 export function rateLimiterFor<U extends User>(wiring: RateLimitWiring<U>): RateLimiter<HandlerRateLimitContext<U>> | undefined {
-  const given = wiring.option ?? {};
+  const given = wiring.option === undefined ? {} : wiring.option;
   if (given === false) return undefined;
+  if (given === null) throw new OptionError("rateLimit", "is null: pass false for no rate limit, or leave it out for the default (10 an hour per user)");
   if (typeof given === "string") {
     let short: { limit: number; windowMs: number };
     try {
       short = parseRateLimit(given);
     } catch (error) {
-      throw new OptionError("rateLimit", (error as Error).message);
+      throw new OptionError("rateLimit", (error as Error).message.replace(/^rate limit /, ""));
     }
     return rateLimiterFor({ ...wiring, option: { limits: [{ name: "user", ...short }] } });
   }
@@ -54,6 +55,9 @@ export function rateLimiterFor<U extends User>(wiring: RateLimitWiring<U>): Rate
     if (!LIMITER_OPTIONS.has(key)) throw new OptionError(`rateLimit.${key}`, `is not an option; use ${[...LIMITER_OPTIONS].join(", ")} (limits: [{ name, limit, windowMs }]), or a string like "10/1h"`);
   }
   const options = given as RateLimiterOptions<HandlerRateLimitContext<U>>;
+  if (Array.isArray(options.limits) && options.limits.length === 0) {
+    throw new OptionError("rateLimit.limits", "is empty, which would limit nothing: pass rateLimit: false for no rate limit");
+  }
   try {
     return createRateLimiter({
       ...options,
@@ -65,6 +69,7 @@ export function rateLimiterFor<U extends User>(wiring: RateLimitWiring<U>): Rate
       },
     });
   } catch (error) {
+    if (error instanceof RateLimitOptionError) throw new OptionError(`rateLimit.${error.option}`, error.problem);
     throw error instanceof TypeError ? new OptionError("rateLimit", error.message) : error;
   }
 }
@@ -111,7 +116,7 @@ export function usageRateLimiterFor(option: string | false | undefined, wiring: 
   try {
     rule = parseRateLimit(option ?? "60/1m");
   } catch (error) {
-    throw new OptionError("usageRateLimit", (error as Error).message);
+    throw new OptionError("usageRateLimit", (error as Error).message.replace(/^rate limit /, ""));
   }
   return createRateLimiter({
     limits: [{ name: "usage", ...rule }],

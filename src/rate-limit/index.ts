@@ -121,19 +121,54 @@ interface CompiledLimit<C> {
   key: (context: C) => string | null | undefined;
 }
 
-function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>): CompiledLimit<C> {
-  if (typeof limit.name !== "string" || !LIMIT_NAME.test(limit.name)) {
-    throw new TypeError(`rate limit: name must be 1-64 letters, digits, "_", "-" or ".", got ${JSON.stringify(limit.name)}`);
+/**
+ * A limiter option that cannot work. `option` names it as it sits in the options
+ * (`limits[0].windowMs`), so that a handler taking these options under a name of its own can say
+ * `rateLimit.limits[0].windowMs`.
+ */
+export class RateLimitOptionError extends TypeError {
+  constructor(
+    readonly option: string,
+    readonly problem: string,
+    message = `rate limit: ${option} ${problem}`,
+  ) {
+    super(message);
+    this.name = "RateLimitOptionError";
   }
+}
+
+const LIMIT_FIELDS = ["name", "algorithm", "limit", "windowMs", "cost", "key"];
+
+function compileLimit<C extends RateLimitContext>(limit: NamedRateLimit<C>, index: number): CompiledLimit<C> {
+  const at = `limits[${index}]`;
+  if (typeof limit !== "object" || limit === null) throw new RateLimitOptionError(at, "must be a limit, like { name: \"user\", limit: 10, windowMs: 3_600_000 }");
+  // A misspelt field (`window` for `windowMs`) would otherwise be ignored, or fail as another one missing.
+  for (const field of Object.keys(limit)) {
+    if (LIMIT_FIELDS.includes(field)) continue;
+    const near = field.length >= 3 ? LIMIT_FIELDS.find((known) => known.toLowerCase().startsWith(field.toLowerCase()) || field.toLowerCase().startsWith(known.toLowerCase())) : undefined;
+    throw new RateLimitOptionError(`${at}.${field}`, `is not a field of a limit; use ${LIMIT_FIELDS.join(", ")}${near ? ` (did you mean ${near}?)` : ""}`);
+  }
+  if (typeof limit.name !== "string" || !LIMIT_NAME.test(limit.name)) {
+    throw new RateLimitOptionError(`${at}.name`, `must be 1-64 letters, digits, "_", "-" or ".", got ${JSON.stringify(limit.name)}`);
+  }
+  // Each problem below is said under the limit's name, and named by its place for a handler.
+  const fail = (field: string, problem: string) => new RateLimitOptionError(`${at}.${field}`, problem, `rate limit "${limit.name}": ${field} ${problem}`);
   const rule: RateLimitRule = { algorithm: limit.algorithm ?? "fixed-window", limit: limit.limit, windowMs: limit.windowMs };
   if (!RATE_LIMIT_ALGORITHMS.includes(rule.algorithm)) {
-    throw new TypeError(`rate limit "${limit.name}": unknown algorithm ${JSON.stringify(rule.algorithm)}`);
+    const known = RATE_LIMIT_ALGORITHMS.join(", ");
+    throw new RateLimitOptionError(`${at}.algorithm`, `must be one of ${known}, got ${JSON.stringify(rule.algorithm)}`, `rate limit "${limit.name}": unknown algorithm ${JSON.stringify(rule.algorithm)}; use one of ${known}`);
   }
+  if (!Number.isSafeInteger(rule.limit) || rule.limit < 1) throw fail("limit", `must be a positive integer, got ${String(rule.limit)}`);
+  if (!Number.isSafeInteger(rule.windowMs) || rule.windowMs < 1) throw fail("windowMs", `must be a positive integer (milliseconds), got ${String(rule.windowMs)}`);
+  if (limit.cost !== undefined && typeof limit.cost !== "function" && (!Number.isSafeInteger(limit.cost) || limit.cost < 1 || limit.cost > rule.limit)) {
+    throw fail("cost", `must be an integer from 1 to the limit (${rule.limit}), or a function, got ${String(limit.cost)}`);
+  }
+  if (limit.key !== undefined && typeof limit.key !== "function") throw fail("key", "must be a function from the context to a string, null or undefined");
   const fixedCost = typeof limit.cost === "number" ? limit.cost : 1;
   try {
     assertValidRule(rule, fixedCost);
   } catch (error) {
-    throw new TypeError(`rate limit "${limit.name}": ${(error as Error).message.replace(/^rate limit: /, "")}`);
+    throw new RateLimitOptionError(at, (error as Error).message.replace(/^rate limit: /, ""), `rate limit "${limit.name}": ${(error as Error).message.replace(/^rate limit: /, "")}`);
   }
   const cost = typeof limit.cost === "function" ? limit.cost : () => fixedCost;
   const key = limit.key ?? ((context: C) => userIdOf(context, limit.name));
@@ -223,15 +258,22 @@ class Check implements RateLimitCheck {
 }
 
 export function createRateLimiter<C extends RateLimitContext = RateLimitContext>(options: RateLimiterOptions<C> = {}): RateLimiter<C> {
-  const limits = (options.limits ?? [DEFAULT_RATE_LIMIT]).map((limit) => compileLimit(limit as NamedRateLimit<C>));
+  const given = options.limits ?? [DEFAULT_RATE_LIMIT];
+  if (!Array.isArray(given)) throw new RateLimitOptionError("limits", 'must be a list of limits, like [{ name: "user", limit: 10, windowMs: 3_600_000 }]');
+  // A limiter with no limit would let every request through while looking like one.
+  if (given.length === 0) throw new RateLimitOptionError("limits", "is empty: a limiter needs at least one limit");
+  const limits = given.map((limit, index) => compileLimit(limit as NamedRateLimit<C>, index));
   // What `RateLimit-Policy` says when every limit took part, as on nearly every request.
   const everyPolicy = limits.map((limit) => limit.policyItem).join(", ");
   const policyItems = new Map(limits.map((limit) => [limit.name, limit.policyItem]));
-  if (policyItems.size !== limits.length) throw new TypeError("rate limit: two limits share a name");
+  if (policyItems.size !== limits.length) {
+    const index = limits.findIndex((limit, i) => limits.findIndex((other) => other.name === limit.name) !== i);
+    throw new RateLimitOptionError(`limits[${index}].name`, `is ${JSON.stringify(limits[index]!.name)}, as another limit's: two limits share a name`);
+  }
   const policy = options.onStoreError ?? "closed";
-  if (!POLICIES.includes(policy)) throw new TypeError(`rate limit: onStoreError must be one of ${POLICIES.join(", ")}`);
+  if (!POLICIES.includes(policy)) throw new RateLimitOptionError("onStoreError", `must be one of ${POLICIES.join(", ")}`);
   const storeTimeoutMs = options.storeTimeoutMs ?? 1_000;
-  if (!(storeTimeoutMs > 0) || !Number.isFinite(storeTimeoutMs)) throw new TypeError("rate limit: storeTimeoutMs must be a positive number");
+  if (!(storeTimeoutMs > 0) || !Number.isFinite(storeTimeoutMs)) throw new RateLimitOptionError("storeTimeoutMs", "must be a positive number of milliseconds");
   const store = options.store ?? memoryRateLimitStore();
   const now = options.now ?? Date.now;
   let fallback: RateLimitStore | undefined;

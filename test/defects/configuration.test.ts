@@ -24,13 +24,25 @@ function thrown(make: () => unknown): Error {
   throw new Error("expected it to throw");
 }
 
+/** A misconfigured server stops at once; one that does not is killed after this, and the test fails. */
+const EXIT_BOUND_MS = 15_000;
+
 async function exitOf(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], { env: { PATH: process.env.PATH, PORT: "0", HOST: "127.0.0.1", ...env } });
   let output = "";
   child.stderr.on("data", (chunk) => (output += chunk));
   child.stdout.on("data", (chunk) => (output += chunk));
-  const [code] = await once(child, "exit");
-  return { code, output };
+  const exited = once(child, "exit");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), EXIT_BOUND_MS)));
+  const outcome = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (outcome === "late") {
+    child.kill("SIGKILL");
+    await exited;
+    throw new Error(`the server was still running after ${EXIT_BOUND_MS} ms, and was killed:\n${output}`);
+  }
+  return { code: outcome[0] as number | null, output };
 }
 
 describe("credentials in a base URL", () => {

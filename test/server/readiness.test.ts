@@ -13,13 +13,14 @@ let port = 0;
 const { start: startRedis, stop: stopRedis } = redisProcess(() => port);
 
 let app: ServerApp;
+const logger = capturingLogger();
 const prefix = `readyz-${crypto.randomUUID().slice(0, 8)}`;
 const readyz = () => app.fetch(new Request("http://tollgate.test/readyz"));
 
 beforeAll(async () => {
   port = await sparePort();
   await startRedis();
-  app = await createServerApp(readConfig({ TOLLGATE_STORE: `redis://127.0.0.1:${port}`, TOLLGATE_STORE_PREFIX: prefix }), capturingLogger());
+  app = await createServerApp(readConfig({ TOLLGATE_STORE: `redis://127.0.0.1:${port}`, TOLLGATE_STORE_PREFIX: prefix }), logger);
 }, 30_000);
 
 afterAll(async () => {
@@ -44,6 +45,24 @@ describe("GET /readyz", () => {
 
     await startRedis();
     await vi.waitFor(async () => expect((await readyz()).status).toBe(200), { timeout: 15_000, interval: 200 });
+  }, 40_000);
+
+  it("writes one line when the store goes down and one when it is back, however many probes ask meanwhile", async () => {
+    expect((await readyz()).status).toBe(200);
+    const before = logger.lines.length;
+    await stopRedis();
+    await vi.waitFor(async () => expect((await readyz()).status).toBe(503), { timeout: 10_000, interval: 100 });
+    for (let i = 0; i < 5; i++) expect((await readyz()).status).toBe(503);
+    await startRedis();
+    await vi.waitFor(async () => expect((await readyz()).status).toBe(200), { timeout: 15_000, interval: 200 });
+    for (let i = 0; i < 5; i++) expect((await readyz()).status).toBe(200);
+
+    const lines = logger.lines.slice(before).map((line) => JSON.parse(line) as { level: string; message: string; cause?: string });
+    expect(lines.map((line) => `${line.level}: ${line.message}`)).toEqual([
+      "error: The shared store does not answer; GET /readyz answers 503 until it does",
+      "info: The shared store answers again; GET /readyz answers 200",
+    ]);
+    expect(lines[0]!.cause).toMatch(/\S/);
   }, 40_000);
 
   it("is in the start-up banner: what the store answered, without credentials", async () => {
