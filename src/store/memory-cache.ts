@@ -24,8 +24,8 @@ interface Entry {
 /**
  * The embedded cache store: one process, bounded in size.
  *
- * Every operation is O(1). When full, a set drops the oldest-inserted entry (a Map's first key)
- * rather than looking through the others for expired ones; an expired entry is dropped when it is
+ * Every operation is O(1). When full, a set drops the oldest-inserted entry rather than looking
+ * through the others for expired ones; an expired entry is dropped when it is
  * read, or when its turn as the oldest comes. Reads do not reorder entries: a reuse entry that is
  * read often must not stay while the record it points at, set before it, is dropped. And dropping
  * an entry set with `linked` drops the linked key too, so a record's reuse entry goes with it.
@@ -35,6 +35,12 @@ export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError("memoryCache: maxEntries must be a positive integer");
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
+  // Where eviction goes on from. A Map's iterator keeps its place in insertion order, skips entries
+  // deleted after it was made and yields entries added after it, so the one kept here always comes
+  // to the oldest live entry next. A fresh `entries.keys()` for each eviction would instead step
+  // again over every deleted slot at the front of the Map (they stay until the Map is rehashed),
+  // and a set on a full cache would cost a walk over them.
+  let oldest = entries.keys();
 
   /** Drops `key` and what it links to, following a chain of links until it ends or loops back. */
   function drop(key: string | undefined) {
@@ -44,6 +50,16 @@ export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
       entries.delete(key);
       key = entry.linked;
     }
+  }
+
+  function dropOldest() {
+    let next = oldest.next();
+    if (next.done) {
+      // A finished iterator stays finished, whatever is added later.
+      oldest = entries.keys();
+      next = oldest.next();
+    }
+    drop(next.value);
   }
 
   return {
@@ -62,7 +78,7 @@ export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
       entries.delete(key);
       // `>= 1` also turns away NaN, which would otherwise never expire.
       if (!(ttlMs >= 1)) return Promise.resolve();
-      while (entries.size >= maxEntries) drop(entries.keys().next().value);
+      while (entries.size >= maxEntries) dropOldest();
       entries.set(key, { value, expiresAt: now() + ttlMs, linked });
       return Promise.resolve();
     },
