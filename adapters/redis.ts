@@ -23,7 +23,11 @@
  *
  * A cache hit costs one round trip: the handler starts the rate-limit decision and the cache read
  * together, and ioredis's auto-pipelining (`enableAutoPipelining: true`, which the client made from
- * `url` has) sends both in one write. Pass it on a client of your own to get the same.
+ * `url` has) sends both in one write. Pass it on a client of your own to get the same. The cache read
+ * is itself one script: a token's reuse entry names the key of the token's record, and the script
+ * answers the entry only while that record is there (and otherwise deletes the entry). On Redis
+ * Cluster the two keys live in different slots, which one script may not touch, so there the store
+ * leaves that check to tollgate's two reads and a cache hit costs a second round trip.
  *
  * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
  * so it is atomic and costs one round trip; so is each refund (units given back for a mint that
@@ -34,17 +38,20 @@
  * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX), under
  * `<prefix>:cache:<key>`.
  *
- * The store ignores `set`'s `linked` key: Redis drops an entry before its TTL only when it runs out
- * of memory and its eviction policy picks one, and it knows nothing of links. Run it with
- * `maxmemory-policy noeviction` (writes fail instead, and the store failure policy answers) or
- * `volatile-ttl`, which evicts the keys nearest their expiry first: a token's reuse entry has a
- * shorter TTL than its record, so it goes first, and a reuse entry never outlives its record.
- * Policies such as `allkeys-lru` may drop a record and keep the reuse entry that points at it.
+ * Eviction: Redis drops a key before its TTL only when it runs out of memory and its
+ * `maxmemory-policy` picks one, and every policy but `noeviction` may pick a token's record before
+ * the reuse entry that points at it (`volatile-ttl` and the LRU and LFU policies sample keys rather
+ * than rank them all). That costs a mint, never a reuse: the cache read above answers no reuse entry
+ * whose record is gone. What an eviction does cost: an evicted record's reports are answered 404, so
+ * its session's end goes uncounted, and an evicted rate-limit count or lease set starts again from
+ * zero, so a user may briefly get more than the limits allow. With `noeviction` nothing is lost:
+ * writes fail instead while Redis is full, and the store failure policy answers them. The store
+ * ignores `set`'s `linked` key.
  */
 import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
-import { redisSessionStore, type RedisSessionStore } from "./redis-sessions.ts";
+import { redisSessionStore, sessionScriptsOn, type RedisSessionStore } from "./redis-sessions.ts";
 import { checkPrefix, DEFAULT_PREFIX } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
@@ -301,6 +308,37 @@ export function redisRateLimitStore(options: { client: Redis | Cluster | Promise
   };
 }
 
+/**
+ * The Lua script of a dependent read (CacheStore.getDependent). KEYS[1]: the entry; ARGV[1]: what
+ * comes before a cache key in Redis (the client's keyPrefix and `<prefix>:cache:`). The key the
+ * entry names is read from its JSON, so it cannot be declared in KEYS: fine on one Redis, refused
+ * by a Cluster node when it falls in another slot (the store has no dependent read there).
+ */
+const GET_DEPENDENT = `
+local text = redis.call('GET', KEYS[1])
+if not text then return false end
+local ok, value = pcall(cjson.decode, text)
+local named = ok and type(value) == 'table' and value.dependsOn
+if type(named) == 'string' and redis.call('EXISTS', ARGV[1] .. named) == 1 then return text end
+redis.call('DEL', KEYS[1])
+return false
+`;
+
+/**
+ * `redis`, with every script the store runs defined on it before the store sends any command.
+ * ioredis's auto-pipelining copies a client's script commands into a pipeline when it starts one,
+ * so a script defined later, while a pipeline of the same tick is open, is missing from it (and
+ * that pipeline fails): defined one by one on first use, the rate-limit script and the cache read,
+ * which a request starts together, would meet that.
+ */
+function withScripts<C extends Redis | Cluster>(redis: C): C {
+  scriptsOn(redis);
+  sessionScriptsOn(redis);
+  const commands = redis as unknown as Record<string, unknown>;
+  if (typeof commands.tollgateGetDependent !== "function") redis.defineCommand("tollgateGetDependent", { numberOfKeys: 1, lua: GET_DEPENDENT });
+  return redis;
+}
+
 async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Redis> {
   const { Redis } = await import("ioredis").catch((cause: unknown) => {
     throw new Error("redisStore: a redis:// URL needs the ioredis package (npm install ioredis)", { cause });
@@ -339,10 +377,24 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs) : undefined;
   // Avoid an unhandled rejection before the first command awaits it; the command then reports it.
   ownClient?.catch(() => {});
-  const client = ownClient ?? Promise.resolve(options.client!);
+  const client = (ownClient ?? Promise.resolve(options.client!)).then(withScripts);
+  client.catch(() => {});
   const limiter = redisRateLimitStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const sessions = redisSessionStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const cacheKey = (key: string) => `${prefix}:cache:${key}`;
+
+  let getDependentScript: ((key: string) => Promise<string | null>) | undefined;
+  async function getDependent<T>(key: string): Promise<T | undefined> {
+    if (!getDependentScript) {
+      const redis = await client;
+      const command = (redis as unknown as Record<string, (...args: string[]) => Promise<string | null>>).tollgateGetDependent!;
+      // ioredis puts its keyPrefix before KEYS, not before the key the script builds from ARGV.
+      const keyStart = `${(redis.options as { keyPrefix?: string }).keyPrefix ?? ""}${cacheKey("")}`;
+      getDependentScript = (entry) => command.call(redis, cacheKey(entry), keyStart);
+    }
+    const text = await getDependentScript(key);
+    return text === null ? undefined : (JSON.parse(text) as T);
+  }
 
   return {
     ...sessions,
@@ -352,6 +404,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const text = await (await client).get(cacheKey(key));
       return text === null ? undefined : (JSON.parse(text) as T);
     },
+    // One script on one Redis; a Cluster has none (see above).
+    ...(options.client?.isCluster ? {} : { getDependent }),
     async set(key, value, ttlMs) {
       const redis = await client;
       if (!(ttlMs >= 1)) {

@@ -19,7 +19,14 @@
  * `:`, `::` becomes `:`, everything from `?` on is cut, `.` and `..` segments are refused), so a
  * key segment holding any of them, or empty, is percent-encoded first: two keys never meet in one
  * entry. Keys of letters, digits and `_ . : -` in non-empty segments, as tollgate's own are, are
- * stored as they are. `set`'s `linked` is ignored: drivers do not drop entries before their TTL.
+ * stored as they are.
+ *
+ * Some drivers drop entries before their TTL: lru-cache holds at most `max` entries (1 000 unless
+ * told), and drops the least recently used, so a token's record can go while its reuse entry, read
+ * on every reload, stays. That costs a mint, never a reuse: the issuer takes a reuse entry only
+ * while the record it names is there, which on this store takes a second read. A dropped record's
+ * reports are answered 404, though, so give such a driver room for every live token (two entries
+ * each). `set`'s `linked` is ignored.
  *
  * Rate limits are atomic only when the key's driver is unstorage's Redis driver: decisions then run
  * as the Lua scripts of tollgate/redis on that driver's own ioredis client. Any other driver has no

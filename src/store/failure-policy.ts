@@ -1,4 +1,5 @@
 import { TollgateError } from "../errors.ts";
+import { getDependent } from "./dependent.ts";
 import { memoryCache } from "./memory-cache.ts";
 import type { CacheStore } from "./types.ts";
 
@@ -16,6 +17,7 @@ export function withFailurePolicy(store: CacheStore, policy: CacheFailurePolicy,
   const attempt = failingOver(store, policy === "memory" ? memoryCache() : undefined, onFailure);
   return {
     get: (key) => attempt((target) => target.get(key)),
+    getDependent: (key) => attempt((target) => getDependent(target, key)),
     set: (key, value, ttlMs, linked) => attempt((target) => target.set(key, value, ttlMs, linked)),
     delete: (key) => attempt((target) => target.delete(key)),
   };

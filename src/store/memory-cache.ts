@@ -1,3 +1,4 @@
+import { dependencyOf } from "./dependent.ts";
 import type { CacheStore } from "./types.ts";
 
 export interface MemoryCacheOptions {
@@ -25,10 +26,10 @@ interface Entry {
  * The embedded cache store: one process, bounded in size.
  *
  * Every operation is O(1). When full, a set drops the oldest-inserted entry rather than looking
- * through the others for expired ones; an expired entry is dropped when it is
- * read, or when its turn as the oldest comes. Reads do not reorder entries: a reuse entry that is
- * read often must not stay while the record it points at, set before it, is dropped. And dropping
- * an entry set with `linked` drops the linked key too, so a record's reuse entry goes with it.
+ * through the others for expired ones; an expired entry is dropped when it is read, or when its
+ * turn as the oldest comes. Reads do not reorder entries: a reuse entry that is read often must not
+ * stay while the record it points at, set before it, is dropped. And dropping an entry set with
+ * `linked` drops the linked key too, so a record's reuse entry goes with it.
  */
 export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
   const maxEntries = options.maxEntries ?? 250_000;
@@ -62,16 +63,28 @@ export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
     drop(next.value);
   }
 
+  /** The entry under `key` unless it has expired, in which case it is dropped. */
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (entry && entry.expiresAt <= now()) {
+      drop(key);
+      return undefined;
+    }
+    return entry;
+  }
+
   return {
     // Not `async`: a resolved promise is all a caller needs, and it costs less than an async frame.
     get<T>(key: string) {
-      const entry = entries.get(key);
+      return Promise.resolve(live(key)?.value as T | undefined);
+    },
+    getDependent<T>(key: string) {
+      const entry = live(key);
       if (!entry) return Promise.resolve(undefined);
-      if (entry.expiresAt <= now()) {
-        drop(key);
-        return Promise.resolve(undefined);
-      }
-      return Promise.resolve(entry.value as T);
+      const named = dependencyOf(entry.value);
+      if (named !== undefined && live(named)) return Promise.resolve(entry.value as T);
+      entries.delete(key);
+      return Promise.resolve(undefined);
     },
     set(key, value, ttlMs, linked) {
       // Replacing an entry is not dropping it: what the old one linked to stays.

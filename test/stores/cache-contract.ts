@@ -4,6 +4,7 @@
  * cases run under Node and Deno.
  */
 import assert from "node:assert/strict";
+import { getDependent } from "../../src/store/dependent.ts";
 import type { CacheStore } from "../../src/store/types.ts";
 
 /** Registers one test case with the runner. */
@@ -25,7 +26,7 @@ export interface CacheContractOptions {
   expiresOnClock: boolean;
   /**
    * For a store that drops entries before their TTL: a fresh one that holds at most `maxEntries`.
-   * Its cases show that a record's `linked` entry never outlives the record.
+   * Its cases show that a reuse entry is no hit once its record was dropped.
    */
   bounded?: (maxEntries: number, clock: Clock) => CacheStore | Promise<CacheStore>;
 }
@@ -182,36 +183,57 @@ export function cacheStoreContract(name: string, makeStore: CacheStoreFactory, o
     assert.deepEqual(await store.get("reuse:r"), { token: "rec" });
   });
 
+  test(`${name} cache: a dependent entry reads as a hit only while the entry it names is there`, async () => {
+    const { store } = await fresh();
+    // The issuer's order: the token's record, then its reuse entry naming the record.
+    await store.set("token:rec", { owner: "u" }, LONG, "reuse:r");
+    await store.set("reuse:r", { token: "rec", dependsOn: "token:rec" }, LONG / 2);
+    assert.deepEqual(await getDependent(store, "reuse:r"), { token: "rec", dependsOn: "token:rec" });
+    // The record goes (deleted here, evicted elsewhere): the reuse entry is no hit, and is gone.
+    await store.delete("token:rec");
+    assert.equal(await getDependent(store, "reuse:r"), undefined);
+    assert.equal(await store.get("reuse:r"), undefined);
+    // An entry that names nothing, or a key never set, is no hit either.
+    await store.set("reuse:bare", { token: "bare" }, LONG);
+    await store.set("reuse:dangling", { token: "d", dependsOn: "token:never-set" }, LONG);
+    assert.equal(await getDependent(store, "reuse:bare"), undefined);
+    assert.equal(await getDependent(store, "reuse:dangling"), undefined);
+    assert.equal(await getDependent(store, "reuse:never-set"), undefined);
+    // The named key is the caller's own, with unusual characters kept as they are.
+    await store.set("token:a/b?c", { owner: "u" }, LONG);
+    await store.set("reuse:odd", { token: "odd", dependsOn: "token:a/b?c" }, LONG);
+    assert.deepEqual(await getDependent(store, "reuse:odd"), { token: "odd", dependsOn: "token:a/b?c" });
+  });
+
+  test(`${name} cache: a dependent entry whose named entry expired is no hit`, async () => {
+    const { clock, store } = await fresh();
+    await store.set("token:brief", { owner: "u" }, 50);
+    await store.set("reuse:b", { token: "brief", dependsOn: "token:brief" }, LONG);
+    await pass(clock, 50);
+    assert.equal(await getDependent(store, "reuse:b"), undefined);
+  });
+
   const { bounded } = options;
   if (!bounded) return;
 
-  test(`${name} cache, bounded: a record's linked entry never outlives it, however often it is read`, async () => {
+  test(`${name} cache, bounded: a reuse entry whose record was pushed out is no hit, however often it was read`, async () => {
     const clock: Clock = { now: START };
     const store = await bounded(1_000, clock);
-    // The issuer's order: the record first, naming its reuse entry, then the reuse entry.
+    // The issuer's order: the record first, naming its reuse entry, then the reuse entry naming it.
     const setPair = async (id: string) => {
       await store.set(`token:${id}`, { id }, LONG, `reuse:${id}`);
-      await store.set(`reuse:${id}`, { token: id }, LONG / 2);
+      await store.set(`reuse:${id}`, { token: id, dependsOn: `token:${id}` }, LONG / 2);
     };
     await setPair("old");
-    let recordGoneAt: number | undefined;
     for (let i = 0; i < 600; i++) {
       await setPair(`new${i}`);
-      // A reuse hit on the old token, as its owner's reloads would make.
-      const reuse = await store.get("reuse:old");
-      const record = await store.get("token:old");
-      if (record === undefined) {
-        recordGoneAt ??= i;
-        assert.equal(reuse, undefined, `the reuse entry outlived its record (pair ${i})`);
-      }
+      // A read of the reuse entry alone, which keeps it recently used in an LRU while its record is not.
+      await store.get("reuse:old");
     }
-    assert.notEqual(recordGoneAt, undefined, "1 200 newer entries in a store of 1 000 never pushed the old record out");
-    assert.equal(await store.get("reuse:old"), undefined);
+    assert.equal(await store.get("token:old"), undefined, "1 200 newer entries in a store of 1 000 never pushed the old record out");
+    assert.equal(await getDependent(store, "reuse:old"), undefined, "the reuse entry is a hit though its record is gone");
     // The newest pairs are whole.
-    for (let i = 590; i < 600; i++) {
-      assert.deepEqual(await store.get(`token:new${i}`), { id: `new${i}` });
-      assert.deepEqual(await store.get(`reuse:new${i}`), { token: `new${i}` });
-    }
+    for (let i = 590; i < 600; i++) assert.deepEqual(await getDependent(store, `reuse:new${i}`), { token: `new${i}`, dependsOn: `token:new${i}` });
   });
 
   test(`${name} cache, bounded: holds no more than its bound, and the newest entries`, async () => {
