@@ -144,7 +144,8 @@ function withLockFailurePolicy(locks: FlightLockStore, policy: CacheFailurePolic
 
 export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer {
   // The embedded cache cannot fail, so it needs no failure policy around it.
-  const store = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : memoryCache();
+  const failingOver = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : undefined;
+  const store: CacheStore = failingOver ?? memoryCache();
   const reuse = options.reuse ?? {};
   const defaultMaxSessionMs = (options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS) * 1000;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
@@ -272,7 +273,8 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
 
   async function reportUsage(report: UsageReport): Promise<void> {
     const key = await recordKey(report.token);
-    const record = await store.get<TokenRecord>(key);
+    // While a shared store fails, a record the fallback does not hold may still exist: 503, not 404.
+    const record = await (failingOver ? failingOver.getOrUnavailable<TokenRecord>(key) : store.get<TokenRecord>(key));
     if (!record) throw new TollgateError("token_not_found");
     if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
     linkActiveSpanTo(record.mintedBy);
