@@ -47,6 +47,9 @@
  * zero, so a user may briefly get more than the limits allow. With `noeviction` nothing is lost:
  * writes fail instead while Redis is full, and the store failure policy answers them. The store
  * ignores `set`'s `linked` key.
+ *
+ * With `url`, a failed command carries the connection's last error as its `cause` (`connect
+ * ECONNREFUSED ...` rather than only "Stream isn't writeable"), so logs and readiness say why.
  */
 import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
@@ -339,7 +342,13 @@ function withScripts<C extends Redis | Cluster>(redis: C): C {
   return redis;
 }
 
-async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Redis> {
+/** A client made from a URL, and the last error it reported about its connection (cleared once it is ready). */
+interface OwnClient {
+  client: Redis;
+  connectionError: () => Error | undefined;
+}
+
+async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<OwnClient> {
   const { Redis } = await import("ioredis").catch((cause: unknown) => {
     throw new Error("redisStore: a redis:// URL needs the ioredis package (npm install ioredis)", { cause });
   });
@@ -357,12 +366,33 @@ async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Red
     // Keep trying to reconnect, never more than a second apart, so service resumes soon after Redis does.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   });
-  // An unhandled 'error' event would end the process; failures reach callers through their commands.
-  client.on("error", () => {});
+  // Commands that fail while the client is disconnected say only that the stream is not writeable;
+  // the connection's own error says why, so it is kept for their `cause`. Listening also keeps an
+  // 'error' event from ending the process.
+  let connectionError: Error | undefined;
+  client.on("error", (error: Error) => (connectionError = error));
+  client.on("ready", () => (connectionError = undefined));
   // With the offline queue off, the first commands must wait for the first connection; if it fails,
   // the client goes on reconnecting and commands fail fast until it succeeds.
-  await client.connect().catch(() => {});
-  return client;
+  await client.connect().catch((error: Error) => (connectionError ??= error));
+  return { client, connectionError: () => connectionError };
+}
+
+/**
+ * `store` with each operation's failure given `cause()` as its cause, when it has none of its own.
+ * Only for a client the store made, whose 'error' events it hears.
+ */
+function withConnectionCause<S extends object>(store: S, cause: () => Error | undefined): S {
+  const explain = (error: unknown) => {
+    const why = cause();
+    if (why && error instanceof Error && error !== why && error.cause === undefined) error.cause = why;
+    throw error;
+  };
+  const explained: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(store)) {
+    explained[name] = typeof value === "function" ? (...args: unknown[]) => (value as (...args: unknown[]) => Promise<unknown>)(...args).catch(explain) : value;
+  }
+  return explained as S;
 }
 
 export function redisStore(options: RedisStoreOptions): RedisStore {
@@ -374,10 +404,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const prefix = checkPrefix("redisStore: prefix", options.prefix);
   const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
   if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new TypeError("redisStore: commandTimeoutMs must be a positive number");
-  const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs) : undefined;
+  let own: OwnClient | undefined;
+  const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs).then((made) => (own = made)) : undefined;
+  const client = (ownClient ? ownClient.then((made) => made.client) : Promise.resolve(options.client!)).then(withScripts);
   // Avoid an unhandled rejection before the first command awaits it; the command then reports it.
-  ownClient?.catch(() => {});
-  const client = (ownClient ?? Promise.resolve(options.client!)).then(withScripts);
   client.catch(() => {});
   const limiter = redisRateLimitStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const sessions = redisSessionStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
@@ -396,7 +426,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return text === null ? undefined : (JSON.parse(text) as T);
   }
 
-  return {
+  const store: RedisStore = {
     ...sessions,
     consume: limiter.consume,
     refund: limiter.refund!,
@@ -419,7 +449,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       await (await client).del(cacheKey(key));
     },
     async close() {
-      if (ownClient) (await ownClient).disconnect();
+      if (ownClient) (await ownClient).client.disconnect();
     },
   };
+  return ownClient ? withConnectionCause(store, () => own?.connectionError()) : store;
 }

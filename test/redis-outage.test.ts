@@ -7,6 +7,7 @@ import { redisStore, type RedisStore } from "../adapters/redis.ts";
 import { createRateLimiter, StoreUnavailableError, type StoreFailurePolicy } from "../src/rate-limit/index.ts";
 import { Redis } from "ioredis";
 import { problemType } from "../src/errors.ts";
+import { causeChain } from "../src/handler/error-answer.ts";
 import { closeAll, gateway, tokenOf } from "./defects/support.ts";
 import { sparePort } from "./support/ports.ts";
 import { redisProcess } from "./support/redis-process.ts";
@@ -180,5 +181,25 @@ describe("the token cache while Redis stalls, under the memory policy", () => {
     expect((await server.report("erin", token, "started")).status).toBe(204);
     expect(await tokenOf(await server.mint("erin"))).not.toBe(token);
     await store.close();
+  });
+});
+
+describe("Redis refusing connections", () => {
+  it("puts the connection's own error in the cause of each failed command, and so in the log", async () => {
+    await stopRedis();
+    const store = redisStore({ url: `redis://127.0.0.1:${port}`, prefix: "outage-cause", commandTimeoutMs: 200 });
+    try {
+      const failure = await store.get("k").then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(causeChain(failure)).toMatch(/ECONNREFUSED/);
+      const server = await gateway({ store, rateLimit: false });
+      expect((await server.mint("frank")).status).toBe(503);
+      expect(server.logger.lines.join("\n")).toMatch(/token store failed.*ECONNREFUSED/);
+    } finally {
+      await store.close();
+      await startRedis();
+    }
   });
 });
