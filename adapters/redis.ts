@@ -55,7 +55,8 @@ import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
 import { redisSessionStore, sessionScriptsOn, type RedisSessionStore } from "./redis-sessions.ts";
-import { checkPrefix, DEFAULT_PREFIX } from "../src/store/prefix.ts";
+import { OptionError } from "../src/errors.ts";
+import { checkPrefix } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
 export interface RedisStoreOptions {
@@ -281,7 +282,7 @@ function scriptsOn(client: Redis | Cluster): Scripts {
  * when its driver is Redis.
  */
 export function redisRateLimitStore(options: { client: Redis | Cluster | Promise<Redis | Cluster>; prefix?: string; now?: () => number }): RateLimitStore {
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const prefix = checkPrefix("redisRateLimitStore: prefix", options.prefix);
   let scripts: Scripts | undefined;
   const clientReady = Promise.resolve(options.client);
   return {
@@ -396,14 +397,12 @@ function withConnectionCause<S extends object>(store: S, cause: () => Error | un
 }
 
 export function redisStore(options: RedisStoreOptions): RedisStore {
-  if (!options.client && !options.url) throw new TypeError("redisStore: pass a client or a url");
-  if (options.client && options.url) throw new TypeError("redisStore: pass a client or a url, not both");
-  if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
-    throw new TypeError("redisStore: url must start with redis:// or rediss://");
-  }
+  if (!options.client && !options.url) throw new OptionError("redisStore", "pass a client or a url");
+  if (options.client && options.url) throw new OptionError("redisStore", "pass a client or a url, not both");
+  if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) throw new OptionError("redisStore: url", "must start with redis:// or rediss://");
   const prefix = checkPrefix("redisStore: prefix", options.prefix);
   const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
-  if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new TypeError("redisStore: commandTimeoutMs must be a positive number");
+  if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new OptionError("redisStore: commandTimeoutMs", "must be a positive number");
   let own: OwnClient | undefined;
   const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs).then((made) => (own = made)) : undefined;
   const client = (ownClient ? ownClient.then((made) => made.client) : Promise.resolve(options.client!)).then(withScripts);

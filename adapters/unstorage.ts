@@ -46,6 +46,7 @@ import { redisSessionStore } from "./redis-sessions.ts";
 import type { FlightLockStore, LeaseStore } from "../src/sessions/types.ts";
 import { assertValidRule, rateLimitStep, refundStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import { OptionError } from "../src/errors.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
 import { checkPrefix } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
@@ -97,7 +98,7 @@ function safeKey(key: string): string {
 
 export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   const { storage } = options;
-  if (!storage || typeof storage.getItem !== "function") throw new TypeError("unstorageStore: pass an unstorage Storage as `storage`");
+  if (!storage || typeof storage.getItem !== "function") throw new OptionError("unstorageStore: storage", "must be an unstorage Storage (createStorage())");
   const prefix = checkPrefix("unstorageStore: prefix", options.prefix);
   const now = options.now ?? Date.now;
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
@@ -107,11 +108,11 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
 
   // On the Redis driver, the scripts of tollgate/redis run on the driver's own client, with keys
   // under the driver's base so that they sit beside the rest of this storage's keys.
+  // The base joins the prefix, so the two together keep the one prefix rule.
   const redis = redisClientOf(storage, `${prefix}:rl`);
-  const atomic = redis
-    ? redisRateLimitStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) })
-    : undefined;
-  const sessions = redis ? redisSessionStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const redisPrefix = redis ? checkPrefix("unstorageStore: the Redis driver's base and prefix together", redis.base ? `${redis.base}:${prefix}` : prefix) : prefix;
+  const atomic = redis ? redisRateLimitStore({ client: redis.client, prefix: redisPrefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const sessions = redis ? redisSessionStore({ client: redis.client, prefix: redisPrefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
 
   // Without atomic operations, one decision per key at a time in this process at least.
   const queues = new Map<string, Promise<unknown>>();

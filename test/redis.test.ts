@@ -6,7 +6,8 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisStore } from "../adapters/redis.ts";
+import { redisRateLimitStore, redisStore } from "../adapters/redis.ts";
+import { OptionError } from "../src/errors.ts";
 import { getDependent } from "../src/store/dependent.ts";
 import type { RateLimitRule } from "../src/rate-limit/types.ts";
 import { closeAll, gateway, tokenOf } from "./defects/support.ts";
@@ -93,11 +94,31 @@ describe("redis cache store", () => {
     await store.close();
   });
 
-  it("refuses options it cannot use", () => {
-    expect(() => redisStore({})).toThrow(/client or a url/);
-    expect(() => redisStore({ url: "http://x" })).toThrow(/redis:\/\//);
-    for (const bad of ["a{b}", "a b", "", "x".repeat(65), 42]) expect(() => redisStore({ client, prefix: bad as never })).toThrow(/redisStore: prefix must be 1 to 64/);
+  it("refuses options it cannot use with an OptionError naming the option", () => {
+    const refusal = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        return error;
+      }
+      throw new Error("no error");
+    };
+    for (const [make, message] of [
+      [() => redisStore({}), /^redisStore: pass a client or a url$/],
+      [() => redisStore({ client, url: REDIS_URL }), /not both/],
+      [() => redisStore({ url: "http://x" }), /^redisStore: url: must start with redis:\/\//],
+      [() => redisStore({ client, commandTimeoutMs: 0 }), /^redisStore: commandTimeoutMs: /],
+      ...["a{b}", "a b", "", "x".repeat(65), 42].map((bad) => [() => redisStore({ client, prefix: bad as never }), /^redisStore: prefix: must be 1 to 64/] as const),
+      // The rate-limit store on its own keeps the same prefix rule.
+      [() => redisRateLimitStore({ client, prefix: "a{b}" }), /^redisRateLimitStore: prefix: must be 1 to 64/],
+    ] as const) {
+      const error = refusal(make);
+      expect(error).toBeInstanceOf(OptionError);
+      expect((error as OptionError).code).toBe("invalid_option");
+      expect((error as Error).message).toMatch(message);
+    }
     expect(() => redisStore({ client, prefix: "app.v2:tenant_1-x" })).not.toThrow();
+    expect(() => redisRateLimitStore({ client })).not.toThrow();
   });
 });
 

@@ -13,6 +13,7 @@ import memoryDriver from "unstorage/drivers/memory";
 import redisDriver from "unstorage/drivers/redis";
 import { afterAll, describe, expect, it } from "vitest";
 import { unstorageStore } from "../adapters/unstorage.ts";
+import { OptionError } from "../src/errors.ts";
 import type { RateLimitRule } from "../src/rate-limit/types.ts";
 import { closeAll, gateway, tokenOf } from "./defects/support.ts";
 
@@ -121,10 +122,16 @@ describe("unstorage rate limits", () => {
     expect(warnings[0]).toMatch(/driver "memory" cannot update a key atomically/);
   });
 
-  it("rejects bad options with clear errors", () => {
-    expect(() => unstorageStore({ storage: undefined as never })).toThrow(/unstorage Storage/);
+  it("rejects bad options with an OptionError naming the option", () => {
+    expect(() => unstorageStore({ storage: undefined as never })).toThrow(OptionError);
+    expect(() => unstorageStore({ storage: undefined as never })).toThrow(/^unstorageStore: storage: must be an unstorage Storage/);
     for (const bad of ["a b", "a/b", "", "x".repeat(65), 42]) {
-      expect(() => unstorageStore({ storage: createStorage(), prefix: bad as never })).toThrow(/unstorageStore: prefix must be 1 to 64/);
+      expect(() => unstorageStore({ storage: createStorage(), prefix: bad as never })).toThrow(OptionError);
+      expect(() => unstorageStore({ storage: createStorage(), prefix: bad as never })).toThrow(/^unstorageStore: prefix: must be 1 to 64/);
     }
+    // On the Redis driver the driver's base starts tollgate's keys, so it keeps the prefix rule too.
+    const spaced = createStorage({ driver: redisDriver({ url: REDIS_URL, base: "my app", lazyConnect: true }) });
+    redisStorages.push(spaced);
+    expect(() => unstorageStore({ storage: spaced })).toThrow(/^unstorageStore: the Redis driver's base and prefix together: must be 1 to 64/);
   });
 });

@@ -45,15 +45,16 @@ export function withFailurePolicy(store: CacheStore, policy: CacheFailurePolicy,
 /**
  * Runs operations on `store`, and when one fails for the store's own reasons, tells `onFailure`,
  * then runs it on `fallback` when there is one, or answers 503 `store_unavailable`. Errors tollgate
- * threw itself pass through as they are. What a shared store's `closed` and `memory` policies come
- * down to, whatever the store holds.
+ * threw itself pass through as they are, except a store's own `store_unavailable` (a Deno KV that
+ * kept losing its check-and-set), which is a failure of the store like any other. What a shared
+ * store's `closed` and `memory` policies come down to, whatever the store holds.
  */
 export function failingOver<S>(store: S, fallback: S | undefined, onFailure: (error: unknown) => void): <T>(operation: (target: S) => Promise<T>) => Promise<T> {
   return async (operation) => {
     try {
       return await operation(store);
     } catch (error) {
-      if (error instanceof TollgateError) throw error;
+      if (error instanceof TollgateError && error.code !== "store_unavailable") throw error;
       onFailure(error);
       if (fallback) return operation(fallback);
       throw new TollgateError("store_unavailable", { retryAfter: 5, cause: error });

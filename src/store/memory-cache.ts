@@ -1,3 +1,4 @@
+import { OptionError } from "../errors.ts";
 import { dependencyOf } from "./dependent.ts";
 import type { CacheStore } from "./types.ts";
 
@@ -33,7 +34,7 @@ interface Entry {
  */
 export function memoryCache(options: MemoryCacheOptions = {}): MemoryCache {
   const maxEntries = options.maxEntries ?? 250_000;
-  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError("memoryCache: maxEntries must be a positive integer");
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new OptionError("memoryCache: maxEntries", "must be a positive integer");
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   // Where eviction goes on from. A Map's iterator keeps its place in insertion order, skips entries

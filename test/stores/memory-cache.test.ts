@@ -3,6 +3,7 @@
  * (contract.test.ts): how it makes room, which it does in constant time per operation.
  */
 import { describe, expect, it } from "vitest";
+import { OptionError } from "../../src/errors.ts";
 import { memoryCache } from "../../src/store/memory-cache.ts";
 
 const LONG = 3_600_000;
@@ -124,6 +125,9 @@ describe("memory cache", () => {
     expect(store.size).toBe(200_000);
     expect(await store.get("token:0")).toBe(0);
     expect(await store.get("reuse:0")).toBe(0);
-    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => memoryCache({ maxEntries: bad })).toThrow(/maxEntries/);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => memoryCache({ maxEntries: bad })).toThrow(OptionError);
+      expect(() => memoryCache({ maxEntries: bad })).toThrow(/^memoryCache: maxEntries: /);
+    }
   });
 });
