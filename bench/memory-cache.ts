@@ -25,7 +25,7 @@ async function setPairs(cache: ReturnType<typeof memoryCache>, from: number, cou
   }
 }
 
-/** µs per set of SETS new entries on a cache of `bound` entries that holds `bound` (full) or half of it. */
+/** µs per set of SETS new entries on a cache of `bound` entries, full or with room for all of them. */
 async function round(bound: number, full: boolean): Promise<number> {
   // A cache with room keeps its bound far above what the round adds, so no set there evicts.
   const cache = memoryCache({ maxEntries: full ? bound : bound + SETS });
@@ -43,7 +43,7 @@ function median(values: number[]): number {
 }
 
 console.log(`Node ${process.versions.node}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; ${SETS} sets a round, median of ${ROUNDS} rounds`);
-console.log("| entries | not full, µs per set | full, µs per set | full / not full |");
+console.log("| entries | with room, µs per set | full, µs per set | full / with room |");
 console.log("| ---: | ---: | ---: | ---: |");
 for (const bound of [10_000, 250_000]) {
   const roomy: number[] = [];
