@@ -33,6 +33,7 @@
  */
 import { assertValidRule, rateLimitStep, refundStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import { OptionError, TollgateError } from "../src/errors.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
 import { checkPrefix } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
@@ -76,27 +77,36 @@ export interface DenoKvStoreOptions {
 
 export interface DenoKvStore extends CacheStore, RateLimitStore, LeaseStore, FlightLockStore {}
 
-export class DenoKvContentionError extends Error {
+/**
+ * A decision that could not commit within `maxAttempts`, other writers changing its key each time:
+ * `store_unavailable` (503), which the store failure policies treat as a failure of the store. The
+ * message, for the server's log, says how many attempts were made; the client reads the kind's title.
+ */
+export class DenoKvContentionError extends TollgateError {
+  readonly attempts: number;
+
   constructor(attempts: number) {
-    super(`Deno KV: the key kept changing; gave up after ${attempts} attempts`);
+    super("store_unavailable", { retryAfter: 1 });
     this.name = "DenoKvContentionError";
+    this.message = `Deno KV: the key kept changing; gave up after ${attempts} attempts`;
+    this.attempts = attempts;
   }
 }
 
 const LOCKED = /database is locked|SQLITE_BUSY/i;
 
 function deleteIn(atomic: KvAtomic, key: KvKey): KvAtomic {
-  if (!atomic.delete) throw new TypeError("denoKvStore: leases and locks need the kv's atomic().delete()");
+  if (!atomic.delete) throw new OptionError("denoKvStore: kv", "leases and locks need its atomic().delete()");
   return atomic.delete(key);
 }
 
 export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
   const { kv } = options;
-  if (!kv || typeof kv.atomic !== "function") throw new TypeError("denoKvStore: pass an open Deno.Kv as `kv`");
+  if (!kv || typeof kv.atomic !== "function") throw new OptionError("denoKvStore: kv", "must be an open Deno.Kv");
   const prefix = checkPrefix("denoKvStore: prefix", options.prefix);
   const now = options.now ?? Date.now;
   const maxAttempts = options.maxAttempts ?? 16;
-  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw new TypeError("denoKvStore: maxAttempts must be a positive integer");
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw new OptionError("denoKvStore: maxAttempts", "must be a positive integer");
 
   const cacheKey = (key: string): KvKey => [prefix, "cache", key];
   const limitKey = (key: string, algorithm: RateLimitAlgorithm): KvKey => [prefix, "rl", key, algorithm];
@@ -238,7 +248,7 @@ export function denoKvStore(options: DenoKvStoreOptions): DenoKvStore {
       const counts: Array<[string, number]> = [];
       for (const profile of profiles) {
         let count = 0;
-        if (!kv.list) throw new TypeError("denoKvStore: counting leases needs the kv's list()");
+        if (!kv.list) throw new OptionError("denoKvStore: kv", "counting leases needs its list()");
         for await (const entry of kv.list<{ until: number }>({ prefix: [prefix, "leases", profile] })) if (entry.value.until > at) count++;
         counts.push([profile, count]);
       }

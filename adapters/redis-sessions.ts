@@ -110,7 +110,7 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 
 /** Registers the scripts once per client; ioredis sends EVALSHA, and EVAL after a NOSCRIPT. */
-function scriptsOn(client: Redis | Cluster): Record<ScriptName, Script> {
+export function sessionScriptsOn(client: Redis | Cluster): Record<ScriptName, Script> {
   const commands = client as unknown as Record<string, Script | undefined>;
   const bound = {} as Record<ScriptName, Script>;
   for (const [name, lua] of Object.entries(SCRIPTS) as Array<[ScriptName, string]>) {
@@ -128,7 +128,7 @@ export function redisSessionStore(options: { client: Redis | Cluster | Promise<R
   const clientReady = Promise.resolve(options.client);
   let scripts: Record<ScriptName, Script> | undefined;
   const run = async (name: ScriptName, ...args: Array<string | number>) => {
-    scripts ??= scriptsOn(await clientReady);
+    scripts ??= sessionScriptsOn(await clientReady);
     return scripts[name](...args, options.now ? String(options.now()) : "");
   };
   const leasesKey = (owner: string) => `${prefix}:lease:{${owner}}`;
@@ -165,12 +165,12 @@ export function redisSessionStore(options: { client: Redis | Cluster | Promise<R
       return Object.fromEntries(profiles.map((profile, i) => [profile, Number(counts[i])]));
     },
     async acquireLock(key, holder, ttlMs) {
-      scripts ??= scriptsOn(await clientReady);
+      scripts ??= sessionScriptsOn(await clientReady);
       const current = (await scripts.tollgateAcquireLock(`${prefix}:lock:{${key}}`, holder, Math.max(1, Math.ceil(ttlMs)))) as string | null;
       return { taken: current === holder, holder: current ?? undefined };
     },
     async releaseLock(key, holder) {
-      scripts ??= scriptsOn(await clientReady);
+      scripts ??= sessionScriptsOn(await clientReady);
       await scripts.tollgateReleaseLock(`${prefix}:lock:{${key}}`, holder);
     },
   };

@@ -23,7 +23,11 @@
  *
  * A cache hit costs one round trip: the handler starts the rate-limit decision and the cache read
  * together, and ioredis's auto-pipelining (`enableAutoPipelining: true`, which the client made from
- * `url` has) sends both in one write. Pass it on a client of your own to get the same.
+ * `url` has) sends both in one write. Pass it on a client of your own to get the same. The cache read
+ * is itself one script: a token's reuse entry names the key of the token's record, and the script
+ * answers the entry only while that record is there (and otherwise deletes the entry). On Redis
+ * Cluster the two keys live in different slots, which one script may not touch, so there the store
+ * leaves that check to tollgate's two reads and a cache hit costs a second round trip.
  *
  * Each rate-limit decision is one Lua script (EVALSHA, with EVAL when the script cache is empty),
  * so it is atomic and costs one round trip; so is each refund (units given back for a mint that
@@ -34,18 +38,25 @@
  * one Redis Cluster slot. Cache entries are plain strings holding JSON, with a real TTL (PX), under
  * `<prefix>:cache:<key>`.
  *
- * The store ignores `set`'s `linked` key: Redis drops an entry before its TTL only when it runs out
- * of memory and its eviction policy picks one, and it knows nothing of links. Run it with
- * `maxmemory-policy noeviction` (writes fail instead, and the store failure policy answers) or
- * `volatile-ttl`, which evicts the keys nearest their expiry first: a token's reuse entry has a
- * shorter TTL than its record, so it goes first, and a reuse entry never outlives its record.
- * Policies such as `allkeys-lru` may drop a record and keep the reuse entry that points at it.
+ * Eviction: Redis drops a key before its TTL only when it runs out of memory and its
+ * `maxmemory-policy` picks one, and every policy but `noeviction` may pick a token's record before
+ * the reuse entry that points at it (`volatile-ttl` and the LRU and LFU policies sample keys rather
+ * than rank them all). That costs a mint, never a reuse: the cache read above answers no reuse entry
+ * whose record is gone. What an eviction does cost: an evicted record's reports are answered 404, so
+ * its session's end goes uncounted, and an evicted rate-limit count or lease set starts again from
+ * zero, so a user may briefly get more than the limits allow. With `noeviction` nothing is lost:
+ * writes fail instead while Redis is full, and the store failure policy answers them. The store
+ * ignores `set`'s `linked` key.
+ *
+ * With `url`, a failed command carries the connection's last error as its `cause` (`connect
+ * ECONNREFUSED ...` rather than only "Stream isn't writeable"), so logs and readiness say why.
  */
 import type { Cluster, Redis } from "ioredis";
 import { assertValidRule, retrySeconds } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
-import { redisSessionStore, type RedisSessionStore } from "./redis-sessions.ts";
-import { checkPrefix, DEFAULT_PREFIX } from "../src/store/prefix.ts";
+import { redisSessionStore, sessionScriptsOn, type RedisSessionStore } from "./redis-sessions.ts";
+import { OptionError } from "../src/errors.ts";
+import { checkPrefix } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
 
 export interface RedisStoreOptions {
@@ -271,7 +282,7 @@ function scriptsOn(client: Redis | Cluster): Scripts {
  * when its driver is Redis.
  */
 export function redisRateLimitStore(options: { client: Redis | Cluster | Promise<Redis | Cluster>; prefix?: string; now?: () => number }): RateLimitStore {
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const prefix = checkPrefix("redisRateLimitStore: prefix", options.prefix);
   let scripts: Scripts | undefined;
   const clientReady = Promise.resolve(options.client);
   return {
@@ -301,7 +312,44 @@ export function redisRateLimitStore(options: { client: Redis | Cluster | Promise
   };
 }
 
-async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Redis> {
+/**
+ * The Lua script of a dependent read (CacheStore.getDependent). KEYS[1]: the entry; ARGV[1]: what
+ * comes before a cache key in Redis (the client's keyPrefix and `<prefix>:cache:`). The key the
+ * entry names is read from its JSON, so it cannot be declared in KEYS: fine on one Redis, refused
+ * by a Cluster node when it falls in another slot (the store has no dependent read there).
+ */
+const GET_DEPENDENT = `
+local text = redis.call('GET', KEYS[1])
+if not text then return false end
+local ok, value = pcall(cjson.decode, text)
+local named = ok and type(value) == 'table' and value.dependsOn
+if type(named) == 'string' and redis.call('EXISTS', ARGV[1] .. named) == 1 then return text end
+redis.call('DEL', KEYS[1])
+return false
+`;
+
+/**
+ * `redis`, with every script the store runs defined on it before the store sends any command.
+ * ioredis's auto-pipelining copies a client's script commands into a pipeline when it starts one,
+ * so a script defined later, while a pipeline of the same tick is open, is missing from it (and
+ * that pipeline fails): defined one by one on first use, the rate-limit script and the cache read,
+ * which a request starts together, would meet that.
+ */
+function withScripts<C extends Redis | Cluster>(redis: C): C {
+  scriptsOn(redis);
+  sessionScriptsOn(redis);
+  const commands = redis as unknown as Record<string, unknown>;
+  if (typeof commands.tollgateGetDependent !== "function") redis.defineCommand("tollgateGetDependent", { numberOfKeys: 1, lua: GET_DEPENDENT });
+  return redis;
+}
+
+/** A client made from a URL, and the last error it reported about its connection (cleared once it is ready). */
+interface OwnClient {
+  client: Redis;
+  connectionError: () => Error | undefined;
+}
+
+async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<OwnClient> {
   const { Redis } = await import("ioredis").catch((cause: unknown) => {
     throw new Error("redisStore: a redis:// URL needs the ioredis package (npm install ioredis)", { cause });
   });
@@ -319,32 +367,65 @@ async function clientFromUrl(url: string, commandTimeoutMs: number): Promise<Red
     // Keep trying to reconnect, never more than a second apart, so service resumes soon after Redis does.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   });
-  // An unhandled 'error' event would end the process; failures reach callers through their commands.
-  client.on("error", () => {});
+  // Commands that fail while the client is disconnected say only that the stream is not writeable;
+  // the connection's own error says why, so it is kept for their `cause`. Listening also keeps an
+  // 'error' event from ending the process.
+  let connectionError: Error | undefined;
+  client.on("error", (error: Error) => (connectionError = error));
+  client.on("ready", () => (connectionError = undefined));
   // With the offline queue off, the first commands must wait for the first connection; if it fails,
   // the client goes on reconnecting and commands fail fast until it succeeds.
-  await client.connect().catch(() => {});
-  return client;
+  await client.connect().catch((error: Error) => (connectionError ??= error));
+  return { client, connectionError: () => connectionError };
+}
+
+/**
+ * `store` with each operation's failure given `cause()` as its cause, when it has none of its own.
+ * Only for a client the store made, whose 'error' events it hears.
+ */
+function withConnectionCause<S extends object>(store: S, cause: () => Error | undefined): S {
+  const explain = (error: unknown) => {
+    const why = cause();
+    if (why && error instanceof Error && error !== why && error.cause === undefined) error.cause = why;
+    throw error;
+  };
+  const explained: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(store)) {
+    explained[name] = typeof value === "function" ? (...args: unknown[]) => (value as (...args: unknown[]) => Promise<unknown>)(...args).catch(explain) : value;
+  }
+  return explained as S;
 }
 
 export function redisStore(options: RedisStoreOptions): RedisStore {
-  if (!options.client && !options.url) throw new TypeError("redisStore: pass a client or a url");
-  if (options.client && options.url) throw new TypeError("redisStore: pass a client or a url, not both");
-  if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
-    throw new TypeError("redisStore: url must start with redis:// or rediss://");
-  }
+  if (!options.client && !options.url) throw new OptionError("redisStore", "pass a client or a url");
+  if (options.client && options.url) throw new OptionError("redisStore", "pass a client or a url, not both");
+  if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) throw new OptionError("redisStore: url", "must start with redis:// or rediss://");
   const prefix = checkPrefix("redisStore: prefix", options.prefix);
   const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
-  if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new TypeError("redisStore: commandTimeoutMs must be a positive number");
-  const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs) : undefined;
+  if (!(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) throw new OptionError("redisStore: commandTimeoutMs", "must be a positive number");
+  let own: OwnClient | undefined;
+  const ownClient = options.url ? clientFromUrl(options.url, commandTimeoutMs).then((made) => (own = made)) : undefined;
+  const client = (ownClient ? ownClient.then((made) => made.client) : Promise.resolve(options.client!)).then(withScripts);
   // Avoid an unhandled rejection before the first command awaits it; the command then reports it.
-  ownClient?.catch(() => {});
-  const client = ownClient ?? Promise.resolve(options.client!);
+  client.catch(() => {});
   const limiter = redisRateLimitStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const sessions = redisSessionStore({ client, prefix, ...(options.now ? { now: options.now } : {}) });
   const cacheKey = (key: string) => `${prefix}:cache:${key}`;
 
-  return {
+  let getDependentScript: ((key: string) => Promise<string | null>) | undefined;
+  async function getDependent<T>(key: string): Promise<T | undefined> {
+    if (!getDependentScript) {
+      const redis = await client;
+      const command = (redis as unknown as Record<string, (...args: string[]) => Promise<string | null>>).tollgateGetDependent!;
+      // ioredis puts its keyPrefix before KEYS, not before the key the script builds from ARGV.
+      const keyStart = `${(redis.options as { keyPrefix?: string }).keyPrefix ?? ""}${cacheKey("")}`;
+      getDependentScript = (entry) => command.call(redis, cacheKey(entry), keyStart);
+    }
+    const text = await getDependentScript(key);
+    return text === null ? undefined : (JSON.parse(text) as T);
+  }
+
+  const store: RedisStore = {
     ...sessions,
     consume: limiter.consume,
     refund: limiter.refund!,
@@ -352,6 +433,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const text = await (await client).get(cacheKey(key));
       return text === null ? undefined : (JSON.parse(text) as T);
     },
+    // One script on one Redis; a Cluster has none (see above).
+    ...(options.client?.isCluster ? {} : { getDependent }),
     async set(key, value, ttlMs) {
       const redis = await client;
       if (!(ttlMs >= 1)) {
@@ -365,7 +448,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       await (await client).del(cacheKey(key));
     },
     async close() {
-      if (ownClient) (await ownClient).disconnect();
+      if (ownClient) (await ownClient).client.disconnect();
     },
   };
+  return ownClient ? withConnectionCause(store, () => own?.connectionError()) : store;
 }

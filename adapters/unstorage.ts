@@ -19,7 +19,14 @@
  * `:`, `::` becomes `:`, everything from `?` on is cut, `.` and `..` segments are refused), so a
  * key segment holding any of them, or empty, is percent-encoded first: two keys never meet in one
  * entry. Keys of letters, digits and `_ . : -` in non-empty segments, as tollgate's own are, are
- * stored as they are. `set`'s `linked` is ignored: drivers do not drop entries before their TTL.
+ * stored as they are.
+ *
+ * Some drivers drop entries before their TTL: lru-cache holds at most `max` entries (1 000 unless
+ * told), and drops the least recently used, so a token's record can go while its reuse entry, read
+ * on every reload, stays. That costs a mint, never a reuse: the issuer takes a reuse entry only
+ * while the record it names is there, which on this store takes a second read. A dropped record's
+ * reports are answered 404, though, so give such a driver room for every live token (two entries
+ * each). `set`'s `linked` is ignored.
  *
  * Rate limits are atomic only when the key's driver is unstorage's Redis driver: decisions then run
  * as the Lua scripts of tollgate/redis on that driver's own ioredis client. Any other driver has no
@@ -39,6 +46,7 @@ import { redisSessionStore } from "./redis-sessions.ts";
 import type { FlightLockStore, LeaseStore } from "../src/sessions/types.ts";
 import { assertValidRule, rateLimitStep, refundStep, type LimitEnvelope } from "../src/rate-limit/algorithms.ts";
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule, RateLimitStore } from "../src/rate-limit/types.ts";
+import { OptionError } from "../src/errors.ts";
 import { envelope, openEnvelope } from "../src/store/envelope.ts";
 import { checkPrefix } from "../src/store/prefix.ts";
 import type { CacheStore } from "../src/store/types.ts";
@@ -90,7 +98,7 @@ function safeKey(key: string): string {
 
 export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
   const { storage } = options;
-  if (!storage || typeof storage.getItem !== "function") throw new TypeError("unstorageStore: pass an unstorage Storage as `storage`");
+  if (!storage || typeof storage.getItem !== "function") throw new OptionError("unstorageStore: storage", "must be an unstorage Storage (createStorage())");
   const prefix = checkPrefix("unstorageStore: prefix", options.prefix);
   const now = options.now ?? Date.now;
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
@@ -100,11 +108,11 @@ export function unstorageStore(options: UnstorageStoreOptions): UnstorageStore {
 
   // On the Redis driver, the scripts of tollgate/redis run on the driver's own client, with keys
   // under the driver's base so that they sit beside the rest of this storage's keys.
+  // The base joins the prefix, so the two together keep the one prefix rule.
   const redis = redisClientOf(storage, `${prefix}:rl`);
-  const atomic = redis
-    ? redisRateLimitStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) })
-    : undefined;
-  const sessions = redis ? redisSessionStore({ client: redis.client, prefix: redis.base ? `${redis.base}:${prefix}` : prefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const redisPrefix = redis ? checkPrefix("unstorageStore: the Redis driver's base and prefix together", redis.base ? `${redis.base}:${prefix}` : prefix) : prefix;
+  const atomic = redis ? redisRateLimitStore({ client: redis.client, prefix: redisPrefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const sessions = redis ? redisSessionStore({ client: redis.client, prefix: redisPrefix, ...(options.now ? { now: options.now } : {}) }) : undefined;
 
   // Without atomic operations, one decision per key at a time in this process at least.
   const queues = new Map<string, Promise<unknown>>();

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DenoKvContentionError } from "../adapters/deno-kv.ts";
 import { redisStore } from "../adapters/redis.ts";
+import type { CacheStore } from "../src/store/types.ts";
 import { createTokenHandler, problemType } from "../src/index.ts";
 import { anam } from "../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "./support/personas.ts";
@@ -63,5 +65,18 @@ describe("a token store that is down", () => {
     expect(report.status).toBe(204);
     const fresh = (await (await fetch(url, asUser("bob"))).json()) as { sessionToken: string };
     expect(fresh.sessionToken).not.toBe(sessionToken);
+  });
+
+  it("takes a store's own store_unavailable (Deno KV out of attempts) as a failure of the store, which the memory policy rides out", async () => {
+    const contended = () => Promise.reject(new DenoKvContentionError(16));
+    const store: CacheStore = { get: contended, set: contended, delete: contended };
+    const logger = capturingLogger();
+    const handler = createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }), authenticate, personas: PERSONAS, store, rateLimit: false, onStoreError: "memory", logger });
+    const url = (await listen("handler-store-contended", handler)).url + "/api/session-token";
+    const first = await fetch(url, asUser("alice"));
+    expect(first.status).toBe(200);
+    const { sessionToken } = (await first.json()) as { sessionToken: string };
+    expect((await fetch(`${url}/usage`, asUser("alice", { sessionToken, event: "started" }))).status).toBe(204);
+    expect(logger.lines.join("\n")).toMatch(/token store failed.*gave up after 16 attempts/);
   });
 });

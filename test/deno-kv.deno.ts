@@ -6,7 +6,8 @@
  * vitest with the `deno` package's binary.
  */
 import assert from "node:assert/strict";
-import { denoKvStore } from "../adapters/deno-kv.ts";
+import { DenoKvContentionError, denoKvStore } from "../adapters/deno-kv.ts";
+import { OptionError, TollgateError } from "../src/errors.ts";
 import { createRateLimiter } from "../src/rate-limit/index.ts";
 import type { RateLimitRule } from "../src/rate-limit/types.ts";
 import { cacheStoreContract, type Register } from "./stores/cache-contract.ts";
@@ -60,7 +61,12 @@ Deno.test("fails a decision it cannot commit, and the limiter's policy answers",
       return wrapped;
     } };
     const store = denoKvStore({ kv: losing, maxAttempts: 3 });
-    await assert.rejects(store.consume("k", rule, 1), /gave up after 3 attempts/);
+    await assert.rejects(store.consume("k", rule, 1), (error: unknown) => {
+      assert.ok(error instanceof DenoKvContentionError && error instanceof TollgateError);
+      assert.equal(error.code, "store_unavailable");
+      assert.match(error.message, /gave up after 3 attempts/);
+      return true;
+    });
     const limiter = createRateLimiter({ store, onStoreError: "closed" });
     await assert.rejects(limiter.check({ user: { id: "alice" } }), (error: Error & { code?: string }) => error.code === "store_unavailable");
   } finally {
@@ -85,9 +91,10 @@ Deno.test("keys entries by the prefix, once, and the caller's key as it is", asy
   }
 });
 
-Deno.test("rejects bad options with clear errors", () => {
-  assert.throws(() => denoKvStore({ kv: undefined as never }), /open Deno.Kv/);
+Deno.test("rejects bad options with an OptionError naming the option", () => {
+  const refusedFor = (option: RegExp) => (error: unknown) => error instanceof OptionError && error.code === "invalid_option" && option.test(error.message);
+  assert.throws(() => denoKvStore({ kv: undefined as never }), refusedFor(/^denoKvStore: kv: must be an open Deno.Kv/));
   const kv = { get() {}, set() {}, delete() {}, atomic() {} } as never;
-  for (const prefix of ["", "a b", "a{b}", "x".repeat(65), 42]) assert.throws(() => denoKvStore({ kv, prefix: prefix as never }), /denoKvStore: prefix/);
-  assert.throws(() => denoKvStore({ kv, maxAttempts: 0 }), /maxAttempts/);
+  for (const prefix of ["", "a b", "a{b}", "x".repeat(65), 42]) assert.throws(() => denoKvStore({ kv, prefix: prefix as never }), refusedFor(/^denoKvStore: prefix: /));
+  assert.throws(() => denoKvStore({ kv, maxAttempts: 0 }), refusedFor(/^denoKvStore: maxAttempts: /));
 });

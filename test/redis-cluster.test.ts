@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../adapters/redis.ts";
+import { getDependent } from "../src/store/dependent.ts";
 import type { RateLimitAlgorithm } from "../src/rate-limit/types.ts";
 import { sparePort } from "./support/ports.ts";
 import { clearOfWindowEdge } from "./support/windows.ts";
@@ -64,6 +65,17 @@ describe("redis store on Redis Cluster", () => {
     const store = redisStore({ client: cluster!, prefix: "cluster" });
     await store.set("k", { v: 1 }, 10_000);
     expect(await store.get("k")).toEqual({ v: 1 });
+  });
+
+  it("checks a reuse entry's record with a second read, since the two live in different slots", async () => {
+    const store = redisStore({ client: cluster!, prefix: "cluster" });
+    expect(store.getDependent).toBeUndefined();
+    await store.set("token:c1", { owner: "o" }, 10_000);
+    await store.set("reuse:c1", { token: "c1", dependsOn: "token:c1" }, 10_000);
+    expect(await getDependent(store, "reuse:c1")).toEqual({ token: "c1", dependsOn: "token:c1" });
+    await store.delete("token:c1");
+    expect(await getDependent(store, "reuse:c1")).toBeUndefined();
+    expect(await store.get("reuse:c1")).toBeUndefined();
   });
 
   it("would refuse keys in two slots, which is what the hash tag prevents", async () => {

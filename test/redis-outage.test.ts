@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisStore, type RedisStore } from "../adapters/redis.ts";
 import { createRateLimiter, StoreUnavailableError, type StoreFailurePolicy } from "../src/rate-limit/index.ts";
 import { Redis } from "ioredis";
+import { problemType } from "../src/errors.ts";
+import { causeChain } from "../src/handler/error-answer.ts";
+import { closeAll, gateway, tokenOf } from "./defects/support.ts";
 import { sparePort } from "./support/ports.ts";
 import { redisProcess } from "./support/redis-process.ts";
 
@@ -22,6 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await closeAll();
   await stopRedis();
 });
 
@@ -153,5 +157,49 @@ describe("Redis stopped during traffic", () => {
     admin.disconnect();
     expect(await store.get("k")).toBe(1);
     await store.close();
+  });
+});
+
+describe("the token cache while Redis stalls, under the memory policy", () => {
+  it("answers a report on a token it cannot look up 503 with Retry-After, not 404, so the used token is not handed out again afterwards", async () => {
+    const store = redisStore({ url: `redis://127.0.0.1:${port}`, prefix: "outage-report", commandTimeoutMs: 200 });
+    const server = await gateway({ store, onStoreError: "memory", rateLimit: false, usageRateLimit: false });
+    const token = await tokenOf(await server.mint("erin"));
+    expect(await tokenOf(await server.mint("erin"))).toBe(token);
+
+    const admin = new Redis({ port, host: "127.0.0.1" });
+    await admin.call("CLIENT", "PAUSE", "1500", "ALL");
+    // The record is in Redis, which does not answer; the fallback in this process never saw it.
+    const during = await server.report("erin", token, "started");
+    expect(during.status).toBe(503);
+    expect(during.headers.get("Retry-After")).toMatch(/^[1-9]\d*$/);
+    expect(((await during.json()) as { type: string }).type).toBe(problemType("store_unavailable"));
+    await admin.call("CLIENT", "UNPAUSE");
+    admin.disconnect();
+
+    // The client reports again once Redis answers, and the token is never handed out again.
+    expect((await server.report("erin", token, "started")).status).toBe(204);
+    expect(await tokenOf(await server.mint("erin"))).not.toBe(token);
+    await store.close();
+  });
+});
+
+describe("Redis refusing connections", () => {
+  it("puts the connection's own error in the cause of each failed command, and so in the log", async () => {
+    await stopRedis();
+    const store = redisStore({ url: `redis://127.0.0.1:${port}`, prefix: "outage-cause", commandTimeoutMs: 200 });
+    try {
+      const failure = await store.get("k").then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(causeChain(failure)).toMatch(/ECONNREFUSED/);
+      const server = await gateway({ store, rateLimit: false });
+      expect((await server.mint("frank")).status).toBe(503);
+      expect(server.logger.lines.join("\n")).toMatch(/token store failed.*ECONNREFUSED/);
+    } finally {
+      await store.close();
+      await startRedis();
+    }
   });
 });

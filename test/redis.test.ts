@@ -6,8 +6,11 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisStore } from "../adapters/redis.ts";
+import { redisRateLimitStore, redisStore } from "../adapters/redis.ts";
+import { OptionError } from "../src/errors.ts";
+import { getDependent } from "../src/store/dependent.ts";
 import type { RateLimitRule } from "../src/rate-limit/types.ts";
+import { closeAll, gateway, tokenOf } from "./defects/support.ts";
 import { clearOfWindowEdge } from "./support/windows.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -20,6 +23,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await closeAll();
   const keys = await client.keys(`${prefix}*`);
   if (keys.length > 0) await client.del(...keys);
   client.disconnect();
@@ -90,10 +94,94 @@ describe("redis cache store", () => {
     await store.close();
   });
 
-  it("refuses options it cannot use", () => {
-    expect(() => redisStore({})).toThrow(/client or a url/);
-    expect(() => redisStore({ url: "http://x" })).toThrow(/redis:\/\//);
-    for (const bad of ["a{b}", "a b", "", "x".repeat(65), 42]) expect(() => redisStore({ client, prefix: bad as never })).toThrow(/redisStore: prefix must be 1 to 64/);
+  it("refuses options it cannot use with an OptionError naming the option", () => {
+    const refusal = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        return error;
+      }
+      throw new Error("no error");
+    };
+    for (const [make, message] of [
+      [() => redisStore({}), /^redisStore: pass a client or a url$/],
+      [() => redisStore({ client, url: REDIS_URL }), /not both/],
+      [() => redisStore({ url: "http://x" }), /^redisStore: url: must start with redis:\/\//],
+      [() => redisStore({ client, commandTimeoutMs: 0 }), /^redisStore: commandTimeoutMs: /],
+      ...["a{b}", "a b", "", "x".repeat(65), 42].map((bad) => [() => redisStore({ client, prefix: bad as never }), /^redisStore: prefix: must be 1 to 64/] as const),
+      // The rate-limit store on its own keeps the same prefix rule.
+      [() => redisRateLimitStore({ client, prefix: "a{b}" }), /^redisRateLimitStore: prefix: must be 1 to 64/],
+    ] as const) {
+      const error = refusal(make);
+      expect(error).toBeInstanceOf(OptionError);
+      expect((error as OptionError).code).toBe("invalid_option");
+      expect((error as Error).message).toMatch(message);
+    }
     expect(() => redisStore({ client, prefix: "app.v2:tenant_1-x" })).not.toThrow();
+    expect(() => redisRateLimitStore({ client })).not.toThrow();
+  });
+});
+
+describe("redis cache store under eviction", () => {
+  it("mints afresh when a token's record is gone and its reuse entry is not, as an eviction policy can leave them", async () => {
+    const server = await gateway({ store: redisStore({ client, prefix: `${prefix}-evicted` }), rateLimit: false, usageRateLimit: false });
+    const first = await tokenOf(await server.mint("alice"));
+    expect(await tokenOf(await server.mint("alice"))).toBe(first);
+    const records = await client.keys(`${prefix}-evicted:cache:token:*`);
+    expect(records).toHaveLength(1);
+    // What allkeys-lru (or volatile-ttl, which samples) may do: the record goes, the reuse entry stays.
+    await client.del(...records);
+    expect(await client.keys(`${prefix}-evicted:cache:reuse:*`)).toHaveLength(1);
+    const next = await tokenOf(await server.mint("alice"));
+    expect(next).not.toBe(first);
+    // The new token has a record of its own, so its owner's reports are known.
+    expect((await server.report("alice", next, "started")).status).toBe(204);
+  });
+
+  it("reads a reuse entry and checks its record in one script, which survives a flushed script cache and the client's keyPrefix", async () => {
+    const store = redisStore({ client, prefix: `${prefix}-dependent` });
+    const watcher = new Redis(REDIS_URL);
+    const sent: string[] = [];
+    const monitor = await watcher.monitor();
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (args.some((arg) => arg.includes(`${prefix}-dependent`))) sent.push(String(args[0]).toLowerCase());
+    });
+    await store.set("token:t1", { owner: "o" }, 60_000);
+    await store.set("reuse:r1", { token: "t1", dependsOn: "token:t1" }, 60_000);
+    sent.length = 0;
+    expect(await store.getDependent!("reuse:r1")).toEqual({ token: "t1", dependsOn: "token:t1" });
+    await client.script("FLUSH");
+    expect(await store.getDependent!("reuse:r1")).toEqual({ token: "t1", dependsOn: "token:t1" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    monitor.disconnect();
+    watcher.disconnect();
+    // The client sends one script call per read (EVAL once after the flush); the GET and EXISTS it
+    // runs are Redis's own, inside the script.
+    expect(sent.filter((c) => c !== "get" && c !== "exists")).toEqual(["evalsha", "evalsha", "eval"]);
+
+    const prefixed = new Redis(REDIS_URL, { keyPrefix: `${prefix}-kp:` });
+    try {
+      const behindKeyPrefix = redisStore({ client: prefixed, prefix: "app" });
+      await behindKeyPrefix.set("token:t2", { owner: "o" }, 60_000);
+      await behindKeyPrefix.set("reuse:r2", { token: "t2", dependsOn: "token:t2" }, 60_000);
+      expect(await behindKeyPrefix.getDependent!("reuse:r2")).toEqual({ token: "t2", dependsOn: "token:t2" });
+      await behindKeyPrefix.delete("token:t2");
+      expect(await getDependent(behindKeyPrefix, "reuse:r2")).toBeUndefined();
+      expect(await client.keys(`${prefix}-kp:*`)).toEqual([]);
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+
+  it("answers a fresh store's first rate-limit decision and cache read, started together on an auto-pipelining client", async () => {
+    const pipelining = new Redis(REDIS_URL, { enableAutoPipelining: true });
+    try {
+      const store = redisStore({ client: pipelining, prefix: `${prefix}-first` });
+      const [decision, cached] = await Promise.all([store.consume("user:first", { algorithm: "fixed-window", limit: 5, windowMs: 60_000 }, 1), store.getDependent!("reuse:none")]);
+      expect(decision.allowed).toBe(true);
+      expect(cached).toBeUndefined();
+    } finally {
+      pipelining.disconnect();
+    }
   });
 });

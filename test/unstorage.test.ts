@@ -8,11 +8,14 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createStorage } from "unstorage";
 import fsDriver from "unstorage/drivers/fs";
+import lruCacheDriver from "unstorage/drivers/lru-cache";
 import memoryDriver from "unstorage/drivers/memory";
 import redisDriver from "unstorage/drivers/redis";
 import { afterAll, describe, expect, it } from "vitest";
 import { unstorageStore } from "../adapters/unstorage.ts";
+import { OptionError } from "../src/errors.ts";
 import type { RateLimitRule } from "../src/rate-limit/types.ts";
+import { closeAll, gateway, tokenOf } from "./defects/support.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const base = `tollgate-unstorage-${process.pid}-${Date.now().toString(36)}`;
@@ -27,6 +30,7 @@ function redisStorage(suffix: string) {
 }
 
 afterAll(async () => {
+  await closeAll();
   const keys = await redis.keys(`${base}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
@@ -78,6 +82,24 @@ describe("unstorage cache store", () => {
   });
 });
 
+describe("unstorage on an evicting driver", () => {
+  it("never hands out a used token again when lru-cache drops its record and keeps its reuse entry", async () => {
+    // Room for 40 entries; a user's reloads keep their reuse entry recently used while newer users
+    // push their token's record, never read, out of the cache.
+    const store = unstorageStore({ storage: createStorage({ driver: lruCacheDriver({ max: 40 }) }) });
+    const server = await gateway({ store, rateLimit: false, usageRateLimit: false });
+    await tokenOf(await server.mint("first"));
+    for (let i = 0; i < 60; i++) {
+      await tokenOf(await server.mint(`newer-${i}`));
+      await tokenOf(await server.mint("first"));
+    }
+    const current = await tokenOf(await server.mint("first"));
+    // The store may have forgotten the token (404) or not (204); either way it is used now.
+    expect([204, 404]).toContain((await server.report("first", current, "started")).status);
+    expect(await tokenOf(await server.mint("first"))).not.toBe(current);
+  });
+});
+
 describe("unstorage rate limits", () => {
   it("run as the Redis scripts on the Redis driver, under the driver's base, with no warning", async () => {
     const warnings: string[] = [];
@@ -100,10 +122,16 @@ describe("unstorage rate limits", () => {
     expect(warnings[0]).toMatch(/driver "memory" cannot update a key atomically/);
   });
 
-  it("rejects bad options with clear errors", () => {
-    expect(() => unstorageStore({ storage: undefined as never })).toThrow(/unstorage Storage/);
+  it("rejects bad options with an OptionError naming the option", () => {
+    expect(() => unstorageStore({ storage: undefined as never })).toThrow(OptionError);
+    expect(() => unstorageStore({ storage: undefined as never })).toThrow(/^unstorageStore: storage: must be an unstorage Storage/);
     for (const bad of ["a b", "a/b", "", "x".repeat(65), 42]) {
-      expect(() => unstorageStore({ storage: createStorage(), prefix: bad as never })).toThrow(/unstorageStore: prefix must be 1 to 64/);
+      expect(() => unstorageStore({ storage: createStorage(), prefix: bad as never })).toThrow(OptionError);
+      expect(() => unstorageStore({ storage: createStorage(), prefix: bad as never })).toThrow(/^unstorageStore: prefix: must be 1 to 64/);
     }
+    // On the Redis driver the driver's base starts tollgate's keys, so it keeps the prefix rule too.
+    const spaced = createStorage({ driver: redisDriver({ url: REDIS_URL, base: "my app", lazyConnect: true }) });
+    redisStorages.push(spaced);
+    expect(() => unstorageStore({ storage: spaced })).toThrow(/^unstorageStore: the Redis driver's base and prefix together: must be 1 to 64/);
   });
 });

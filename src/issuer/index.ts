@@ -5,6 +5,7 @@ import type { Profile } from "../profiles.ts";
 import { defaultReuseMargin, tokenUseOf, type Provider, type TokenExtra } from "../provider.ts";
 import { sessionLeases, type SessionLeases, type SessionOptions } from "../sessions/leases.ts";
 import { isFlightLockStore, type FlightLockStore } from "../sessions/types.ts";
+import { getDependent } from "../store/dependent.ts";
 import { withFailurePolicy, type CacheFailurePolicy } from "../store/failure-policy.ts";
 import { memoryCache } from "../store/memory-cache.ts";
 import type { CacheStore } from "../store/types.ts";
@@ -115,6 +116,9 @@ export interface TokenIssuer {
   inspectToken(token: string): Promise<TokenInspection>;
 }
 
+/** A reuse entry: the token, until when it may be handed out, and the key of its record. */
+type CachedToken = ReusableToken & { reuseUntil: number; dependsOn: string };
+
 const DEFAULT_MAX_SESSION_SECONDS = 3600;
 /** A fleet lock outlives the upstream call's deadline by this much, so its holder keeps it while it still works. */
 const LOCK_MARGIN_MS = 3_000;
@@ -140,7 +144,8 @@ function withLockFailurePolicy(locks: FlightLockStore, policy: CacheFailurePolic
 
 export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer {
   // The embedded cache cannot fail, so it needs no failure policy around it.
-  const store = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : memoryCache();
+  const failingOver = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : undefined;
+  const store: CacheStore = failingOver ?? memoryCache();
   const reuse = options.reuse ?? {};
   const defaultMaxSessionMs = (options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS) * 1000;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
@@ -177,7 +182,9 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     if (leases) leasedProfiles.add(profile.name);
 
     if (reuse !== false) {
-      const lookup = store.get<ReusableToken & { reuseUntil: number }>(keys.reuseKey);
+      // A reuse entry is a hit only while its token's record is there: a store that dropped the
+      // record (an LRU, an eviction policy) could not check the token's reports any more.
+      const lookup = getDependent<CachedToken>(store, keys.reuseKey);
       if (request.admitted) {
         // A refusal is the answer even when the read failed, so the read's failure waits for it.
         lookup.catch(() => {});
@@ -195,7 +202,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     return flights.run(keys.reuseKey, (signal) => mintOnce(request, keys, context, signal), request.signal);
   }
 
-  function cachedAnswer(cached: (ReusableToken & { reuseUntil: number }) | undefined, profile: Profile): IssuedToken | undefined {
+  function cachedAnswer(cached: CachedToken | undefined, profile: Profile): IssuedToken | undefined {
     if (!cached || !(cached.reuseUntil > Date.now())) return undefined;
     return { token: cached.token, expiresAt: cached.expiresAt, extra: cached.extra, provider: profile.provider.name, profile: profile.name, cacheHit: true };
   }
@@ -212,7 +219,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       // Long enough for one takeover after a holder died, and the mint of the server that takes over.
       waitMs: 2 * lockTtlMs,
       mint: () => mintAndRemember(request, keys, context, signal),
-      recheck: async () => (reuse === false ? undefined : cachedAnswer(await store.get(keys.reuseKey), request.profile)),
+      recheck: async () => (reuse === false ? undefined : cachedAnswer(await getDependent(store, keys.reuseKey), request.profile)),
       onWaited: (waitedMs) => emit("flight_waited", context, { durationMs: waitedMs }),
       signal,
     });
@@ -246,17 +253,18 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       mintedBy: activeSpanReference(),
       ...(lease ? { lease } : {}),
     };
-    // The record first, with its reuse entry linked to it, so that no store ever holds a reuse entry
-    // for a token whose record is gone: its reports would be refused and a used token handed out again.
+    // The record first, so that the reuse entry, which is a hit only while its record is there, is
+    // never read before it; linked to the reuse entry, so that a bounded store drops the two together.
     // Meanwhile the lease is set to lapse when the token expires unstarted.
+    const tokenKey = await recordKey(minted.token);
     await Promise.all([
-      store.set(await recordKey(minted.token), record, recordTtlMs(record, now), keys.reuseKey),
+      store.set(tokenKey, record, recordTtlMs(record, now), keys.reuseKey),
       lease ? leases!.minted(keys.owner, lease, profile.name, minted.expiresAt) : undefined,
     ]);
     if (reuse !== false) {
       const reuseUntil = minted.expiresAt - reuseMarginOf(provider, minted.expiresAt - startedAt);
       if (reuseUntil > now) {
-        const entry: ReusableToken & { reuseUntil: number } = { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, reuseUntil };
+        const entry: CachedToken = { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, reuseUntil, dependsOn: tokenKey };
         await store.set(keys.reuseKey, entry, reuseUntil - now);
       }
     }
@@ -265,7 +273,8 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
 
   async function reportUsage(report: UsageReport): Promise<void> {
     const key = await recordKey(report.token);
-    const record = await store.get<TokenRecord>(key);
+    // While a shared store fails, a record the fallback does not hold may still exist: 503, not 404.
+    const record = await (failingOver ? failingOver.getOrUnavailable<TokenRecord>(key) : store.get<TokenRecord>(key));
     if (!record) throw new TollgateError("token_not_found");
     if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
     linkActiveSpanTo(record.mintedBy);

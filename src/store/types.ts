@@ -14,16 +14,27 @@ export interface CacheStore {
   /**
    * Stores `value` under `key` for `ttlMs` milliseconds; a `ttlMs` below 1 leaves `key` absent.
    *
-   * `linked` names an entry that must not outlive this one. A store that can drop an entry before
-   * its TTL (a bounded memory store) drops `linked` with it, so that a token's reuse entry never
-   * outlives the token's record: the issuer sets the record with its reuse entry's key as `linked`,
-   * and a reuse entry pointing at a forgotten record would hand out a token whose owner and use
-   * nobody can check any more. Dropping `linked` early is always safe; it costs a fresh mint.
-   * Stores that never evict early (Redis with TTLs, Deno KV, unstorage) may ignore it.
+   * `linked` names an entry that need not outlive this one: the issuer sets a token's record with
+   * its reuse entry's key as `linked`. A store that drops entries to make room (a bounded memory
+   * store) may drop `linked` with it, so that no reuse entry lingers whose record is gone. Any
+   * store may ignore it: a reuse entry is read with `getDependent`, which never answers one whose
+   * record is gone.
    */
   set(key: string, value: unknown, ttlMs: number, linked?: string): Promise<void>;
   /** Removes `key` (and only `key`); removing an absent key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Optional: `get` for an entry that is valid only while another one exists. The value under `key`
+   * is an object whose `dependsOn` field holds another key of this store (a token's reuse entry
+   * names the token's record so). Answer the value while that other entry is present and
+   * unexpired; otherwise (it is gone, or the value names none) delete `key` and answer `undefined`.
+   *
+   * Implement it when the backend can look at both in one round trip (tollgate/redis does it in one
+   * Lua script), so that a cache hit costs one. Without it, tollgate does the same with `get`,
+   * `get` and `delete`; an evicting store (an LRU, Redis with an eviction policy) then still never
+   * hands out a token whose record it dropped.
+   */
+  getDependent?<T = unknown>(key: string): Promise<T | undefined>;
 }
 
 /**

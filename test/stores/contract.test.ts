@@ -1,12 +1,13 @@
 /**
  * The store contract (cache-contract.ts, rate-limit-contract.ts) against every store that runs
- * under Node: memory, Redis (the real server on 127.0.0.1:6379), and unstorage on its memory and
- * Redis drivers. Deno KV runs the same contract under Deno (test/deno-kv.deno.ts).
+ * under Node: memory, Redis (the real server on 127.0.0.1:6379), and unstorage on its memory,
+ * lru-cache (which drops entries to make room) and Redis drivers. Deno KV runs the same contract under Deno (test/deno-kv.deno.ts).
  *
  * Redis keys carry a prefix of this run's own, a fresh one per store, and are removed afterwards.
  */
 import { Redis } from "ioredis";
 import { createStorage, type Storage } from "unstorage";
+import lruCacheDriver from "unstorage/drivers/lru-cache";
 import memoryDriver from "unstorage/drivers/memory";
 import redisDriver from "unstorage/drivers/redis";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -92,6 +93,11 @@ describe("unstorage store on the memory driver", () => {
     mode: "best-effort",
     propertyRuns: { scenarios: 100, retries: 60 },
   });
+});
+
+describe("unstorage store on the lru-cache driver", () => {
+  const onLru = (now: () => number, max?: number) => unstorageStore({ storage: createStorage({ driver: lruCacheDriver(max ? { max } : {}) }), now, onWarning: () => {} });
+  cacheStoreContract("unstorage lru-cache", (clock) => onLru(() => clock.now), { test, expiresOnClock: true, bounded: (maxEntries, clock) => onLru(() => clock.now, maxEntries) });
 });
 
 describe("unstorage store on the redis driver", () => {

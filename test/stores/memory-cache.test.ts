@@ -3,6 +3,7 @@
  * (contract.test.ts): how it makes room, which it does in constant time per operation.
  */
 import { describe, expect, it } from "vitest";
+import { OptionError } from "../../src/errors.ts";
 import { memoryCache } from "../../src/store/memory-cache.ts";
 
 const LONG = 3_600_000;
@@ -40,6 +41,43 @@ describe("memory cache", () => {
     expect(store.size).toBe(1_000);
     for (let i = 300; i < 500; i++) expect(await store.get(`live${i}`)).toBe(i);
     for (let i = 0; i < 300; i++) expect(await store.get(`next${i}`)).toBe(i);
+  });
+
+  it("keeps dropping the oldest live entry first after many deletes and re-sets", async () => {
+    // A model of insertion order beside the cache: each set appends a key (re-setting moves it to
+    // the end), each delete removes it; when full, the model's first key is the one to go.
+    const bound = 50;
+    const store = memoryCache({ maxEntries: bound });
+    const model: string[] = [];
+    const set = async (key: string) => {
+      await store.set(key, key, LONG);
+      if (model.includes(key)) model.splice(model.indexOf(key), 1);
+      if (model.length >= bound) model.shift();
+      model.push(key);
+    };
+    const remove = async (key: string) => {
+      await store.delete(key);
+      if (model.includes(key)) model.splice(model.indexOf(key), 1);
+    };
+    let seed = 7;
+    const pick = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    for (let i = 0; i < 5_000; i++) {
+      const roll = pick(10);
+      if (roll < 5) await set(`k${i}`);
+      else if (roll < 8) await remove(`k${pick(i + 1)}`);
+      else await set(`k${pick(i + 1)}`);
+      if (i % 250 === 249) {
+        expect(store.size).toBe(model.length);
+        for (const key of model) expect(await store.get(key), key).toBe(key);
+      }
+    }
+    // Filling up with new keys drops the rest in the order the model holds them, oldest first.
+    for (let i = 0; model.length < bound; i++) await set(`top-up-${i}`);
+    for (const expected of [...model]) {
+      await set(`fill-${expected}`);
+      expect(await store.get(expected), expected).toBeUndefined();
+      expect(store.size).toBe(bound);
+    }
   });
 
   it("drops an expired entry when it is read, with the entry it links to", async () => {
@@ -87,6 +125,9 @@ describe("memory cache", () => {
     expect(store.size).toBe(200_000);
     expect(await store.get("token:0")).toBe(0);
     expect(await store.get("reuse:0")).toBe(0);
-    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => memoryCache({ maxEntries: bad })).toThrow(/maxEntries/);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => memoryCache({ maxEntries: bad })).toThrow(OptionError);
+      expect(() => memoryCache({ maxEntries: bad })).toThrow(/^memoryCache: maxEntries: /);
+    }
   });
 });

@@ -1,174 +1,24 @@
 /**
- * The contract every RateLimitStore keeps, as tests any runner can register (see
- * cache-contract.ts). The property checks are the shared ones of test/rate-limit-harness.ts.
+ * The rate-limit store contract of tollgate/store/contract (src/store/contract/), registered with a
+ * test runner (see cache-contract.ts), and beside it the property checks of
+ * test/rate-limit-harness.ts, which need fast-check and so stay in this repository's suite.
  */
 import fc from "fast-check";
-import assert from "node:assert/strict";
-import type { RateLimitAlgorithm, RateLimitDecision, RateLimitRule } from "../../src/rate-limit/types.ts";
-import { retryArbitrary, runRetryAfter, runScenario, scenarioArbitrary, type Clock, type StoreFactory } from "../rate-limit-harness.ts";
-import { UNUSUAL_KEYS, type Register } from "./cache-contract.ts";
+import { rateLimitStoreContract as contractCases, type RateLimitContractOptions } from "../../src/store/contract/index.ts";
+import { retryArbitrary, runRetryAfter, runScenario, scenarioArbitrary, type StoreFactory } from "../rate-limit-harness.ts";
+import type { Register } from "./cache-contract.ts";
 
 export type { StoreFactory as RateLimitStoreFactory } from "../rate-limit-harness.ts";
 
-export interface RateLimitContractOptions {
+export interface RateLimitSuiteOptions extends RateLimitContractOptions {
   test: Register;
-  /**
-   * `atomic` for a store whose decisions are exact across processes; `best-effort` for one that is
-   * exact within one process only (unstorage without Redis). Both must admit exactly the limit
-   * out of concurrent decisions made in this process.
-   */
-  mode: "atomic" | "best-effort";
   /** Runs of each property check; more for a store in memory, fewer for one across a network. */
   propertyRuns: { scenarios: number; retries: number };
 }
 
-const ALGORITHMS: RateLimitAlgorithm[] = ["fixed-window", "sliding-window", "token-bucket"];
-/** A moment in the middle of any window used here, so that no case crosses a boundary by accident. */
-const START = 1_750_000_000_000 + 30_000;
-
-function ruleFor(algorithm: RateLimitAlgorithm, limit: number, windowMs = 3_600_000): RateLimitRule {
-  return { algorithm, limit, windowMs };
-}
-
-function allowedCount(decisions: RateLimitDecision[]) {
-  return decisions.filter((d) => d.allowed).length;
-}
-
-export function rateLimitStoreContract(name: string, makeStore: StoreFactory, options: RateLimitContractOptions): void {
+export function rateLimitStoreContract(name: string, makeStore: StoreFactory, options: RateLimitSuiteOptions): void {
   const { test } = options;
-  const fresh = async () => {
-    const clock: Clock = { now: START };
-    return { clock, store: await makeStore(clock) };
-  };
-
-  for (const algorithm of ALGORITHMS) {
-    test(`${name} rate limit, ${algorithm}: admits the limit, then refuses with retryAfter > 0, then admits after it`, async () => {
-      const { clock, store } = await fresh();
-      const rule = ruleFor(algorithm, 3, 60_000);
-      for (let i = 1; i <= 3; i++) {
-        const decision = await store.consume("user:a", rule, 1);
-        assert.equal(decision.allowed, true, `request ${i}`);
-        assert.equal(decision.limit, 3);
-        assert.equal(decision.remaining, 3 - i);
-        assert.equal(decision.retryAfter, 0);
-        assert.ok(decision.resetAt > clock.now);
-      }
-      const refused = await store.consume("user:a", rule, 1);
-      assert.equal(refused.allowed, false);
-      assert.equal(refused.remaining, 0);
-      assert.ok(refused.retryAfter > 0, `retryAfter ${refused.retryAfter}`);
-      assert.ok(Number.isInteger(refused.retryAfter));
-      assert.ok(refused.retryAfter <= 60);
-      // A refusal records nothing: asked again at once, the answer is the same.
-      assert.deepEqual(await store.consume("user:a", rule, 1), refused);
-      clock.now += refused.retryAfter * 1000;
-      assert.equal((await store.consume("user:a", rule, 1)).allowed, true);
-    });
-
-    test(`${name} rate limit, ${algorithm}: charges a request's cost`, async () => {
-      const { store } = await fresh();
-      const rule = ruleFor(algorithm, 5);
-      assert.equal((await store.consume("user:c", rule, 3)).remaining, 2);
-      const tooDear = await store.consume("user:c", rule, 3);
-      assert.equal(tooDear.allowed, false);
-      assert.equal(tooDear.remaining, 2);
-      assert.ok(tooDear.retryAfter > 0);
-      const fits = await store.consume("user:c", rule, 2);
-      assert.equal(fits.allowed, true);
-      assert.equal(fits.remaining, 0);
-    });
-
-    const exact = options.mode === "atomic" ? "atomically" : "exactly within this process (best-effort across processes)";
-    test(`${name} rate limit, ${algorithm}: 60 parallel decisions admit exactly the limit, ${exact}`, async () => {
-      const { store } = await fresh();
-      const declared = (store as { rateLimitMode?: string }).rateLimitMode;
-      if (declared !== undefined) assert.equal(declared, options.mode);
-      const rule = ruleFor(algorithm, 10);
-      const decisions = await Promise.all(Array.from({ length: 60 }, () => store.consume("user:burst", rule, 1)));
-      assert.equal(allowedCount(decisions), 10);
-      for (const refused of decisions.filter((d) => !d.allowed)) {
-        assert.ok(refused.retryAfter > 0);
-        assert.equal(refused.remaining, 0);
-      }
-      // Parallel decisions on several keys at once: each key still gets exactly its limit.
-      const keys = ["user:p0", "user:p1", "user:p2"];
-      const mixed = await Promise.all(Array.from({ length: 45 }, (_, i) => store.consume(keys[i % 3]!, ruleFor(algorithm, 4), 1).then((d) => ({ key: keys[i % 3]!, d }))));
-      for (const key of keys) assert.equal(mixed.filter((m) => m.key === key && m.d.allowed).length, 4, key);
-    });
-  }
-
-  for (const algorithm of ALGORITHMS) {
-    test(`${name} rate limit, ${algorithm}: a refund gives back what its decision took, its cost included`, async () => {
-      const { store } = await fresh();
-      assert.equal(typeof store.refund, "function", "the store has refund()");
-      const rule = ruleFor(algorithm, 5, 60_000);
-      await store.consume("user:g", rule, 2);
-      const dear = await store.consume("user:g", rule, 3);
-      assert.equal(dear.allowed, true);
-      assert.equal((await store.consume("user:g", rule, 1)).allowed, false);
-      await store.refund!("user:g", rule, 3, dear);
-      const after = await store.consume("user:g", rule, 3);
-      assert.equal(after.allowed, true, "the 3 units given back are there to take again");
-      assert.equal(after.remaining, 0);
-      assert.equal((await store.consume("user:g", rule, 1)).allowed, false, "and no more than them");
-    });
-
-    test(`${name} rate limit, ${algorithm}: a refund never gives back more than there is to give`, async () => {
-      const { clock, store } = await fresh();
-      const rule = ruleFor(algorithm, 3, 60_000);
-      const first = await store.consume("user:h", rule, 1);
-      // A whole window later the unit is back by itself (or the window is a new one): a refund
-      // of the old decision must not add a fourth.
-      clock.now += 60_000;
-      await store.consume("user:h", rule, 1);
-      await store.refund!("user:h", rule, 1, first);
-      const decisions = [];
-      for (let i = 0; i < 3; i++) decisions.push(await store.consume("user:h", rule, 1));
-      assert.deepEqual(
-        decisions.map((d) => d.allowed),
-        [true, true, false],
-        "two of three left: the refund of a unit from a past window gave nothing back",
-      );
-      // Nor does a refund on a key that holds nothing create units.
-      await store.refund!("user:none", rule, 1, first);
-      assert.equal((await store.consume("user:none", rule, 3)).remaining, 0);
-      assert.equal((await store.consume("user:none", rule, 1)).allowed, false);
-    });
-
-    test(`${name} rate limit, ${algorithm}: parallel refunds all land, and the limit holds after them`, async () => {
-      const { store } = await fresh();
-      const rule = ruleFor(algorithm, 10);
-      const admitted = await Promise.all(Array.from({ length: 10 }, () => store.consume("user:q", rule, 1)));
-      assert.equal(allowedCount(admitted), 10);
-      await Promise.all(admitted.map((decision) => store.refund!("user:q", rule, 1, decision)));
-      const again = await Promise.all(Array.from({ length: 30 }, () => store.consume("user:q", rule, 1)));
-      assert.equal(allowedCount(again), 10);
-    });
-  }
-
-  test(`${name} rate limit: keys are counted apart, unusual ones included`, async () => {
-    const { store } = await fresh();
-    const rule = ruleFor("fixed-window", 2);
-    await store.consume("user:a", rule, 2);
-    assert.equal((await store.consume("user:a", rule, 1)).allowed, false);
-    const other = await store.consume("user:b", rule, 1);
-    assert.equal(other.allowed, true);
-    assert.equal(other.remaining, 1);
-    // Each unusual key takes one unit; had two of them met in one count, one would see 0 left.
-    for (const key of UNUSUAL_KEYS) assert.equal((await store.consume(key, rule, 1)).remaining, 1, JSON.stringify(key));
-  });
-
-  test(`${name} rate limit: rejects a rule or cost no algorithm can honour, before deciding`, async () => {
-    const { store } = await fresh();
-    const rule = ruleFor("fixed-window", 2);
-    await assert.rejects(store.consume("user:r", { ...rule, algorithm: "leaky" as never }, 1), /unknown algorithm/);
-    await assert.rejects(store.consume("user:r", { ...rule, limit: 0 }, 1), /limit must be a positive integer/);
-    await assert.rejects(store.consume("user:r", { ...rule, windowMs: -1 }, 1), /windowMs/);
-    await assert.rejects(store.consume("user:r", rule, 3), /cost must be an integer from 1 to the limit/);
-    await assert.rejects(store.consume("user:r", rule, 0), /cost/);
-    // Nothing was counted.
-    assert.equal((await store.consume("user:r", rule, 2)).allowed, true);
-  });
+  for (const { name: what, run } of contractCases(makeStore, options)) test(`${name} rate limit, ${what}`, run);
 
   test(`${name} rate limit: never admits more than an algorithm allows, under concurrent traffic and clock steps`, async () => {
     let run = 0;
