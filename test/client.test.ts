@@ -103,6 +103,34 @@ describe("tollgate/client", () => {
     expect(sentTo("/usage") - before).toBe(2);
   });
 
+  it("refuses options it cannot use when it is made, naming the option", () => {
+    const make = (options: Partial<TollgateClientOptions>) => () => createTollgateClient({ url: tokenUrl, storage: null, ...options } as TollgateClientOptions);
+    expect(make({ maxAttempts: Number.NaN })).toThrow(expect.objectContaining({ name: "TollgateClientError", code: "invalid_option", message: expect.stringMatching(/^maxAttempts: /) }));
+    expect(make({ maxAttempts: 0 })).toThrow(/^maxAttempts: /);
+    expect(make({ maxAttempts: 2.5 })).toThrow(/^maxAttempts: /);
+    expect(make({ maxRetryDelayMs: -1 })).toThrow(/^maxRetryDelayMs: /);
+    expect(make({ maxRetryDelayMs: Number.NaN })).toThrow(/^maxRetryDelayMs: /);
+    expect(make({ headers: { Authorization: "Bearer user:alice" } as never })).toThrow(/^headers: /);
+    expect(make({ url: undefined })).toThrow(/^url: /);
+    expect(make({ maxAttempts: 1, maxRetryDelayMs: 0 })).not.toThrow();
+  });
+
+  it("waits between attempts even when Retry-After says 0", async () => {
+    let asked = 0;
+    const busy = await listen("client-busy", () => {
+      asked++;
+      return Response.json({ type: "urn:tollgate:error:upstream_unavailable" }, { status: 503, headers: { "Retry-After": "0" } });
+    });
+    const retries: Array<{ delayMs: number }> = [];
+    const error = await createTollgateClient({ url: busy.url, storage: null, maxAttempts: 3, onRetry: (info) => retries.push(info) })
+      .getToken("support")
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "upstream_unavailable", status: 503 });
+    expect(asked).toBe(3);
+    expect(retries).toHaveLength(2);
+    for (const { delayMs } of retries) expect(delayMs).toBeGreaterThan(0);
+  });
+
   it("types the server's refusals by their problem type, and a page that is not a problem by its status", async () => {
     const anonymous = createTollgateClient({ url: tokenUrl, storage: null });
     await expect(anonymous.getToken("support")).rejects.toMatchObject({ name: "TollgateClientError", code: "unauthenticated", status: 401 });

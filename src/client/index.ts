@@ -27,7 +27,7 @@ export interface TollgateClientOptions {
   headers?: () => HeadersInit | Promise<HeadersInit>;
   /** `include` to send cookies to a token server on another origin (it must allow credentials). Default `same-origin`. */
   credentials?: RequestCredentials;
-  /** Attempts for one token, counting the first. Default 4. */
+  /** Attempts for one token, counting the first: a whole number, at least 1. Default 4. */
   maxAttempts?: number;
   /** The longest wait before another attempt; a `Retry-After` beyond it fails at once. Default 30 s. */
   maxRetryDelayMs?: number;
@@ -54,7 +54,10 @@ export type TollgateErrorCode =
   | "upstream_unavailable"
   | "upstream_timeout"
   | "store_unavailable"
+  /** The token server was not reached. */
   | "network"
+  /** `createTollgateClient` was given an option it cannot use; the message names it. */
+  | "invalid_option"
   | (string & {});
 
 const PROBLEM_PREFIX = "urn:tollgate:error:";
@@ -119,8 +122,11 @@ const CLIENT_ID_KEY = "tollgate.clientId";
 const DEFAULT_MAX_ATTEMPTS = 4;
 const DEFAULT_MAX_RETRY_DELAY_MS = 30_000;
 const BASE_RETRY_DELAY_MS = 500;
+/** The shortest wait before another attempt, whatever `Retry-After` says: a server that answers 0 is not to be hammered. */
+const MIN_RETRY_DELAY_MS = 250;
 
 export function createTollgateClient(options: TollgateClientOptions): TollgateClient {
+  checkOptions(options);
   const tokenUrl = String(options.url).replace(/\/+$/, "");
   const usageUrl = `${tokenUrl}/usage`;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
@@ -167,7 +173,7 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
       if (response.ok) return (await response.json()) as TokenAnswer;
       const error = await problemOf(response);
       if (response.status !== 429 && response.status !== 503) throw error;
-      const delayMs = error.retryAfterMs ?? backoffMs(attempt);
+      const delayMs = Math.max(MIN_RETRY_DELAY_MS, error.retryAfterMs ?? backoffMs(attempt));
       // A wait past the cap is not worth making: the caller hears why at once.
       if (attempt >= maxAttempts || delayMs > maxRetryDelayMs) throw error;
       options.onRetry?.({ attempt, delayMs, status: response.status });
@@ -272,6 +278,20 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
   }
 
   return { clientId, getToken, prefetch, track, runSession, report };
+}
+
+/** Options that cannot work fail here, naming the option, rather than on a user's click. */
+function checkOptions(options: TollgateClientOptions): void {
+  const fail = (option: string, problem: string) => {
+    throw new TollgateClientError("invalid_option", 0, `${option}: ${problem}`);
+  };
+  if (typeof options?.url !== "string" && !(options?.url instanceof URL)) fail("url", "must be the token route's URL");
+  const { maxAttempts, maxRetryDelayMs } = options;
+  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) fail("maxAttempts", `must be a whole number of at least 1, not ${String(maxAttempts)}`);
+  if (maxRetryDelayMs !== undefined && !(Number.isFinite(maxRetryDelayMs) && maxRetryDelayMs >= 0)) fail("maxRetryDelayMs", `must be a number of milliseconds, at least 0, not ${String(maxRetryDelayMs)}`);
+  for (const name of ["headers", "onRetry", "fetch"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "function") fail(name, "must be a function");
+  }
 }
 
 /** Whether a token is far enough from its expiry to be handed to a provider. */
