@@ -131,6 +131,15 @@ describe("tollgate/client", () => {
     for (const { delayMs } of retries) expect(delayMs).toBeGreaterThan(0);
   });
 
+  it("types a 200 that is not a token as an invalid answer, not a SyntaxError", async () => {
+    const page = await listen("client-200-page", () => new Response("<html>Welcome</html>", { headers: { "Content-Type": "text/html" } }));
+    const error = await createTollgateClient({ url: page.url, storage: null }).getToken("support").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TollgateClientError);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    const empty = await listen("client-200-empty", () => Response.json({ hello: "world" }));
+    await expect(createTollgateClient({ url: empty.url, storage: null }).getToken("support")).rejects.toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
   it("types the server's refusals by their problem type, and a page that is not a problem by its status", async () => {
     const anonymous = createTollgateClient({ url: tokenUrl, storage: null });
     await expect(anonymous.getToken("support")).rejects.toMatchObject({ name: "TollgateClientError", code: "unauthenticated", status: 401 });

@@ -56,6 +56,8 @@ export type TollgateErrorCode =
   | "store_unavailable"
   /** The token server was not reached. */
   | "network"
+  /** The token server answered 200 with something that is not a token. */
+  | "invalid_response"
   /** `createTollgateClient` was given an option it cannot use; the message names it. */
   | "invalid_option"
   | (string & {});
@@ -170,7 +172,7 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
   async function requestToken(profile: string): Promise<TokenAnswer> {
     for (let attempt = 1; ; attempt++) {
       const response = await post(tokenUrl, { profile, clientId });
-      if (response.ok) return (await response.json()) as TokenAnswer;
+      if (response.ok) return tokenOf(response);
       const error = await problemOf(response);
       if (response.status !== 429 && response.status !== 503) throw error;
       const delayMs = Math.max(MIN_RETRY_DELAY_MS, error.retryAfterMs ?? backoffMs(attempt));
@@ -312,6 +314,20 @@ function freshUntil(token: TokenAnswer): number {
   return expiresAt - Math.min(10 * 60_000, Math.max(0, expiresAt - arrived) / 6);
 }
 
+/** The token in a 200; anything else there (a proxy's page, say) is an invalid answer. */
+async function tokenOf(response: Response): Promise<TokenAnswer> {
+  let answer: TokenAnswer | undefined;
+  try {
+    answer = JSON.parse(await response.text()) as TokenAnswer;
+  } catch {
+    // Below: not a token.
+  }
+  if (typeof answer?.token !== "string" || typeof answer.expiresAt !== "string") {
+    throw new TollgateClientError("invalid_response", response.status, "The token server's answer is not a token");
+  }
+  return answer;
+}
+
 async function problemOf(response: Response): Promise<TollgateClientError> {
   let body: { type?: unknown; detail?: unknown; title?: unknown } = {};
   try {
@@ -319,9 +335,9 @@ async function problemOf(response: Response): Promise<TollgateClientError> {
   } catch {
     // Not problem+json: a proxy's page, say. The status still types it.
   }
-  const type = typeof body.type === "string" ? body.type : "";
+  const type = typeof body?.type === "string" ? body.type : "";
   const code = type.startsWith(PROBLEM_PREFIX) ? type.slice(PROBLEM_PREFIX.length) : `http_${response.status}`;
-  const detail = typeof body.detail === "string" ? body.detail : typeof body.title === "string" ? body.title : `The token server answered ${response.status}`;
+  const detail = typeof body?.detail === "string" ? body.detail : typeof body?.title === "string" ? body.title : `The token server answered ${response.status}`;
   return new TollgateClientError(code, response.status, detail, retryAfterMs(response.headers.get("Retry-After")));
 }
 
