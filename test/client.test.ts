@@ -13,12 +13,13 @@ import { clearOfWindowEdge } from "./support/windows.ts";
 
 let upstream: Upstream;
 let tokenUrl: string;
+let handler: (request: Request) => Promise<Response>;
 const events: LifecycleEvent[] = [];
-/** Every request the clients sent, by path. */
-const sent: string[] = [];
+/** Every request the clients sent, by path, with its body. */
+const sent: Array<{ path: string; body: Record<string, unknown> }> = [];
 
 const counting: typeof fetch = (input, init) => {
-  sent.push(new URL(String(input)).pathname);
+  sent.push({ path: new URL(String(input)).pathname, body: JSON.parse(String(init?.body ?? "{}")) as Record<string, unknown> });
   return fetch(input, init);
 };
 
@@ -28,13 +29,15 @@ function client(user = "alice", options: Partial<TollgateClientOptions> = {}) {
 }
 
 const named = (name: string) => events.filter((event) => event.name === name);
-const sentTo = (suffix: string) => sent.filter((path) => path.endsWith(suffix)).length;
+const sentTo = (suffix: string) => sent.filter(({ path }) => path.endsWith(suffix)).length;
+/** The usage reports sent about `token`, in order. */
+const reportsOn = (token: string) => sent.filter(({ path, body }) => path.endsWith("/usage") && body.token === token).map(({ body }) => body);
 
 beforeAll(async () => {
   upstream = await startUpstream();
   const grants = createDeepgramEmulator({ apiKey: TEST_API_KEY });
   const grantsUrl = (await listen("client-deepgram", grants.fetch)).url;
-  const handler = createTokenHandler({
+  handler = createTokenHandler({
     profiles: {
       support: { provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url, retry: { attempts: 1 } }), config: PERSONAS.support },
       // A grant that lives 6 s, so that a prefetched one nears its expiry within the test.
@@ -101,6 +104,36 @@ describe("tollgate/client", () => {
     await vi.waitFor(() => expect(named("ended").some((event) => event.user && event.durationMs !== undefined)).toBe(true));
     // A report on the way is already counted: two requests, whatever else the SDK said.
     expect(sentTo("/usage") - before).toBe(2);
+  });
+
+  it("waits out a 503 and a 429 on a usage report, and a server not reached, so that a used token's start is not lost", async () => {
+    const tab = client("unlucky-reporter");
+    const token = await tab.getToken("support");
+    // In front of the handler, the usage route's limit and a store blip, once each.
+    const refusals = [503, 429];
+    const front = await listen("client-flaky-usage", (request) => {
+      const status = new URL(request.url).pathname.endsWith("/usage") ? refusals.shift() : undefined;
+      if (status === undefined) return handler(request);
+      const code = status === 429 ? "rate_limited" : "store_unavailable";
+      return Response.json({ type: `urn:tollgate:error:${code}`, status }, { status, headers: { "Retry-After": "0", "Content-Type": "application/problem+json" } });
+    });
+    const startedBefore = named("started").length;
+    const flaky = client("unlucky-reporter", { url: `${front.url}/api/session-token` });
+    flaky.track(token).started("session-after-two-refusals");
+    await vi.waitFor(() => expect(named("started").length).toBe(startedBefore + 1), { timeout: 5_000 });
+    expect(refusals).toEqual([]);
+
+    // A report that found no server at all is sent again too.
+    let unreachable = 1;
+    const offline = client("unlucky-reporter", {
+      fetch: (input, init) => (String(input).endsWith("/usage") && unreachable-- > 0 ? Promise.reject(new TypeError("Failed to fetch")) : counting(input, init)),
+    });
+    const other = await offline.getToken("support");
+    const failedBefore = named("session_failed").length;
+    await offline.track(other).failed("refused");
+    expect(unreachable).toBeLessThan(0);
+    expect(reportsOn(other.token).map(({ event }) => event)).toEqual(["failed"]);
+    expect(named("session_failed").length).toBe(failedBefore + 1);
   });
 
   it("refuses options it cannot use when it is made, naming the option", () => {

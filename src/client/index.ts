@@ -31,7 +31,7 @@ export interface TollgateClientOptions {
   maxAttempts?: number;
   /** The longest wait before another attempt; a `Retry-After` beyond it fails at once. Default 30 s. */
   maxRetryDelayMs?: number;
-  /** Told of each wait before another attempt, for a "busy, retrying" message. */
+  /** Told of each wait before another attempt at a token, for a "busy, retrying" message. */
   onRetry?: (info: { attempt: number; delayMs: number; status: number }) => void;
   /** Where the tab's `clientId` is kept. Default `sessionStorage`, which is per tab. */
   storage?: Pick<Storage, "getItem" | "setItem"> | null;
@@ -116,7 +116,7 @@ export interface TollgateClient {
    * `failed` and tries once more with a fresh token.
    */
   runSession<T>(profile: string, start: (token: TokenAnswer, reporter: SessionReporter) => Promise<T>, options: RunSessionOptions): Promise<T>;
-  /** One usage report, as sent by `track`. */
+  /** One usage report, as sent by `track`; waits out a 429 or 503, or a server not reached, a few times. */
   report(token: string, event: "started" | "ended" | "failed", fields?: { durationMs?: number; sessionId?: string; reason?: string }, keepalive?: boolean): Promise<void>;
 }
 
@@ -126,6 +126,8 @@ const DEFAULT_MAX_RETRY_DELAY_MS = 30_000;
 const BASE_RETRY_DELAY_MS = 500;
 /** The shortest wait before another attempt, whatever `Retry-After` says: a server that answers 0 is not to be hammered. */
 const MIN_RETRY_DELAY_MS = 250;
+/** Attempts for one usage report: a lost `started` lets the server hand a used token out again, but a report is not worth a long wait. */
+const REPORT_ATTEMPTS = 3;
 
 export function createTollgateClient(options: TollgateClientOptions): TollgateClient {
   checkOptions(options);
@@ -162,25 +164,42 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
       sent.set("Content-Type", "application/json");
       return doFetch(url, { ...init, headers: sent });
     }
+    // The app's getter failing is the app's error, not the server's absence.
+    const sent = await headers();
     try {
-      return await doFetch(url, { ...init, headers: await headers() });
+      return await doFetch(url, { ...init, headers: sent });
     } catch (error) {
       throw new TollgateClientError("network", 0, "The token server could not be reached", undefined, { cause: error });
     }
   }
 
-  async function requestToken(profile: string): Promise<TokenAnswer> {
+  /**
+   * POSTs `body` until it is answered 2xx, waiting out 429 and 503 (and, for usage reports, a
+   * server not reached) with back-off, `Retry-After` honoured up to `maxRetryDelayMs`.
+   */
+  async function send(url: string, body: unknown, attempts: number, retryUnreached: boolean, onRetry?: TollgateClientOptions["onRetry"]): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
-      const response = await post(tokenUrl, { profile, clientId });
-      if (response.ok) return tokenOf(response);
-      const error = await problemOf(response);
-      if (response.status !== 429 && response.status !== 503) throw error;
-      const delayMs = Math.max(MIN_RETRY_DELAY_MS, error.retryAfterMs ?? backoffMs(attempt));
+      let failure: TollgateClientError;
+      try {
+        const response = await post(url, body);
+        if (response.ok) return response;
+        failure = await problemOf(response);
+      } catch (error) {
+        // `post` throws a TollgateClientError only when the server was not reached; anything else is the app's.
+        if (!retryUnreached || !(error instanceof TollgateClientError)) throw error;
+        failure = error;
+      }
+      if (failure.status !== 0 && failure.status !== 429 && failure.status !== 503) throw failure;
+      const delayMs = Math.max(MIN_RETRY_DELAY_MS, failure.retryAfterMs ?? backoffMs(attempt));
       // A wait past the cap is not worth making: the caller hears why at once.
-      if (attempt >= maxAttempts || delayMs > maxRetryDelayMs) throw error;
-      options.onRetry?.({ attempt, delayMs, status: response.status });
+      if (attempt >= attempts || delayMs > maxRetryDelayMs) throw failure;
+      onRetry?.({ attempt, delayMs, status: failure.status });
       await sleep(delayMs);
     }
+  }
+
+  async function requestToken(profile: string): Promise<TokenAnswer> {
+    return tokenOf(await send(tokenUrl, { profile, clientId }, maxAttempts, false, options.onRetry));
   }
 
   function getToken(profile: string): Promise<TokenAnswer> {
@@ -220,8 +239,14 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
   }
 
   async function report(token: string, event: "started" | "ended" | "failed", fields: { durationMs?: number; sessionId?: string; reason?: string } = {}, keepalive = false): Promise<void> {
-    const response = await post(usageUrl, { token, event, ...fields }, keepalive);
-    if (!response.ok) throw await problemOf(response);
+    const body = { token, event, ...fields };
+    if (keepalive) {
+      // The page is going away: one try, which the browser finishes after it is gone.
+      const response = await post(usageUrl, body, true);
+      if (!response.ok) throw await problemOf(response);
+      return;
+    }
+    await send(usageUrl, body, REPORT_ATTEMPTS, true);
   }
 
   function track(token: TokenAnswer): SessionReporter {
