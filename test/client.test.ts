@@ -104,6 +104,11 @@ describe("tollgate/client", () => {
     await vi.waitFor(() => expect(named("ended").some((event) => event.user && event.durationMs !== undefined)).toBe(true));
     // A report on the way is already counted: two requests, whatever else the SDK said.
     expect(sentTo("/usage") - before).toBe(2);
+    // `ended` names the session again: were `started` lost, the record would still have its id.
+    expect(reportsOn(reporter.token.token)).toEqual([
+      { token: reporter.token.token, event: "started", sessionId: "session-1" },
+      expect.objectContaining({ token: reporter.token.token, event: "ended", sessionId: "session-1", reason: "closed", durationMs: expect.any(Number) }),
+    ]);
   });
 
   it("waits out a 503 and a 429 on a usage report, and a server not reached, so that a used token's start is not lost", async () => {

@@ -90,7 +90,7 @@ export interface SessionReporter {
   readonly token: TokenAnswer;
   /** The session is up; `sessionId` is the provider's own id of it. */
   started(sessionId?: string): void;
-  /** The session is over; the duration is counted from `started`. */
+  /** The session is over; the duration is counted from `started`, and the session id sent again. */
   ended(reason?: string): void;
   /** The provider refused the token when the session started. Resolves once the server has evicted it. */
   failed(reason?: string): Promise<void>;
@@ -251,23 +251,26 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
 
   function track(token: TokenAnswer): SessionReporter {
     let startedAt: number | undefined;
+    let sessionId: string | undefined;
     let done = false;
     const sendEnd = (reason: string | undefined, keepalive: boolean) => {
       if (done) return;
       done = true;
       live.delete(onPageHide);
       const durationMs = startedAt === undefined ? undefined : Math.max(0, Date.now() - startedAt);
-      report(token.token, "ended", { durationMs, reason: reason?.slice(0, 256) }, keepalive).catch(() => {});
+      // The session id again: should `started` have been lost, the record still names the session.
+      report(token.token, "ended", { durationMs, sessionId, reason: reason?.slice(0, 256) }, keepalive).catch(() => {});
     };
     const onPageHide = () => sendEnd("pagehide", true);
     return {
       token,
-      started(sessionId) {
+      started(id) {
         if (startedAt !== undefined || done) return;
         startedAt = Date.now();
+        sessionId = id ? id.slice(0, 256) : undefined;
         live.add(onPageHide);
         watchPageHide();
-        report(token.token, "started", { sessionId: sessionId?.slice(0, 256) }).catch(() => {});
+        report(token.token, "started", { sessionId }).catch(() => {});
       },
       ended: (reason) => sendEnd(reason, false),
       async failed(reason) {
