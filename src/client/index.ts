@@ -155,19 +155,30 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     return all;
   }
 
+  /** In `pagehide` nothing may wait: a sync getter's headers, or else the last ones resolved. */
+  function headersNow(): Headers {
+    let own: HeadersInit | Promise<HeadersInit> | undefined;
+    try {
+      own = options.headers?.();
+    } catch {
+      // A getter that throws now: the last headers resolved still serve.
+    }
+    if (own && typeof (own as Promise<HeadersInit>).then === "function") {
+      // Not waited for; should it reject, that is no one's unhandled rejection.
+      (own as Promise<HeadersInit>).then(undefined, () => {});
+      own = undefined;
+    }
+    const sent = new Headers((own as HeadersInit | undefined) ?? lastHeaders);
+    sent.set("Content-Type", "application/json");
+    return sent;
+  }
+
   async function post(url: string, body: unknown, keepalive = false): Promise<Response> {
     const init: RequestInit = { method: "POST", body: JSON.stringify(body), credentials: options.credentials ?? "same-origin", keepalive };
-    if (keepalive) {
-      // In `pagehide` nothing may wait: a sync getter's headers, or the last ones resolved.
-      const own = options.headers?.();
-      const sent = new Headers(own && !(own instanceof Promise) ? own : lastHeaders);
-      sent.set("Content-Type", "application/json");
-      return doFetch(url, { ...init, headers: sent });
-    }
     // The app's getter failing is the app's error, not the server's absence.
-    const sent = await headers();
+    init.headers = keepalive ? headersNow() : await headers();
     try {
-      return await doFetch(url, { ...init, headers: sent });
+      return await doFetch(url, init);
     } catch (error) {
       throw new TollgateClientError("network", 0, "The token server could not be reached", undefined, { cause: error });
     }

@@ -1,0 +1,97 @@
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { LifecycleEvent } from "../../src/index.ts";
+import { deepgram } from "../../src/providers/deepgram/index.ts";
+import { closeAll } from "../support/servers.ts";
+import { PAGE_USER_BEARER, launchChromium, loopbackContext, pageBundle, scriptPage, tokenRouteFor, type RouteCall } from "./support.ts";
+
+// tollgate/client's rules where the browser is what matters: a page on an origin of its own, the
+// token handler on another, and the page's `pagehide` and unhandled rejections Chromium's.
+
+const GRANT_SECONDS = 30;
+
+let page: { url: string; close(): Promise<void> };
+let tokenUrl: string;
+let browser: Browser;
+let context: BrowserContext;
+const events: LifecycleEvent[] = [];
+const calls: RouteCall[] = [];
+
+beforeAll(async () => {
+  page = await scriptPage(await pageBundle('export { createTollgateClient } from "./src/client/index.ts";'));
+  const profiles = { grant: { provider: deepgram.emulated(), config: { ttlSeconds: GRANT_SECONDS } } };
+  // One user for every case, with room for all the tokens they ask for.
+  tokenUrl = await tokenRouteFor("client-rules-tokens", profiles, page.url, events, { calls, rateLimit: { limits: [{ name: "user", limit: 1_000, windowMs: 3_600_000 }] } });
+  browser = await launchChromium();
+  context = await loopbackContext(browser);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await page?.close();
+  await closeAll();
+});
+
+/** A new tab on the page. */
+async function openTab(): Promise<Page> {
+  const tab = await context.newPage();
+  await tab.goto(`${page.url}/`);
+  await tab.waitForFunction(() => "tollgate" in globalThis);
+  return tab;
+}
+
+type Bundle = typeof import("../../src/client/index.ts");
+interface PageGlobals {
+  tollgate: Bundle;
+  client: import("../../src/client/index.ts").TollgateClient;
+  rejections: string[];
+  signedOut: boolean;
+}
+
+/** Makes the tab's client. */
+async function makeClient(tab: Page): Promise<string> {
+  return tab.evaluate(
+    ({ tokenUrl, bearer }) => {
+      const globals = globalThis as unknown as PageGlobals;
+      globals.rejections = [];
+      addEventListener("unhandledrejection", (event) => globals.rejections.push(String(event.reason)));
+      globals.signedOut = false;
+      globals.client = globals.tollgate.createTollgateClient({
+        url: tokenUrl,
+        // Async, as a sign-in library's getter is; it throws once the user is signed out.
+        headers: async () => {
+          if (globals.signedOut) throw new Error("signed out");
+          return { Authorization: bearer };
+        },
+      });
+      return globals.client.clientId;
+    },
+    { tokenUrl, bearer: PAGE_USER_BEARER },
+  );
+}
+
+const reportsOn = (token: unknown) => calls.filter((call) => call.path === "/api/session-token/usage" && call.body?.token === token).map((call) => call.body!);
+/** Lets the page run for `ms`, as a user who has not clicked yet. */
+const idle = (tab: Page, ms: number) => tab.evaluate((ms) => new Promise((resolve) => setTimeout(resolve, ms)), ms);
+
+describe("tollgate/client in Chromium", () => {
+  it("reports ended at pagehide without an unhandled rejection when the async header getter rejects", async () => {
+    const tab = await openTab();
+    await makeClient(tab);
+    const token = await tab.evaluate(async () => {
+      const globals = globalThis as unknown as PageGlobals;
+      const answer = await globals.client.getToken("grant");
+      globals.client.track(answer).started("session-at-pagehide");
+      globals.signedOut = true;
+      // As the browser does when the page goes away; the page stays, so that its rejections can be read.
+      dispatchEvent(new PageTransitionEvent("pagehide"));
+      return answer.token;
+    });
+    // Sent with the headers last resolved, since the getter could not be waited for.
+    await vi.waitFor(() => expect(reportsOn(token).map((report) => report.event)).toEqual(expect.arrayContaining(["started", "ended"])));
+    expect(reportsOn(token).find((report) => report.event === "ended")).toMatchObject({ reason: "pagehide", sessionId: "session-at-pagehide" });
+    await idle(tab, 50);
+    expect(await tab.evaluate(() => (globalThis as unknown as PageGlobals).rejections)).toEqual([]);
+    await tab.close();
+  });
+});
