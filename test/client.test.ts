@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createTollgateClient, TollgateClientError, type TollgateClientOptions } from "../src/client/index.ts";
+import { createTollgateClient, TollgateClientError, type SessionReporter, type TokenAnswer, type TollgateClientOptions } from "../src/client/index.ts";
 import { createTokenHandler, type LifecycleEvent } from "../src/index.ts";
 import { anam } from "../src/providers/anam/index.ts";
 import { createDeepgramEmulator, deepgram } from "../src/providers/deepgram/index.ts";
@@ -109,6 +109,24 @@ describe("tollgate/client", () => {
       { token: reporter.token.token, event: "started", sessionId: "session-1" },
       expect.objectContaining({ token: reporter.token.token, event: "ended", sessionId: "session-1", reason: "closed", durationMs: expect.any(Number) }),
     ]);
+  });
+
+  it("gives each of two sessions started at once a token of its own, so that neither is refused for the other's", async () => {
+    const tab = client("double-clicker");
+    const redeemed: number[] = [];
+    // As the Anam SDK does: redeem the token at the provider, then report the session started.
+    const start = async (token: TokenAnswer, reporter: SessionReporter) => {
+      const answer = await fetch(`${upstream.url}/v1/engine/session`, { method: "POST", headers: { Authorization: `Bearer ${token.token}`, "Content-Type": "application/json" }, body: "{}" });
+      redeemed.push(answer.status);
+      if (!answer.ok) throw Object.assign(new Error("refused"), { status: answer.status });
+      reporter.started(((await answer.json()) as { sessionId: string }).sessionId);
+      return token.token;
+    };
+    const isRefusal = (error: unknown) => (error as { status?: number }).status === 401;
+    const [one, two] = await Promise.all([tab.runSession("support", start, { isRefusal }), tab.runSession("support", start, { isRefusal })]);
+    expect(one).not.toBe(two);
+    expect(redeemed).toEqual([200, 200]);
+    await vi.waitFor(() => expect([...reportsOn(one), ...reportsOn(two)].map(({ event }) => event)).toEqual(["started", "started"]));
   });
 
   it("waits out a 503 and a 429 on a usage report, and a server not reached, so that a used token's start is not lost", async () => {

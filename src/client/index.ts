@@ -111,9 +111,10 @@ export interface TollgateClient {
   /** Reports on `token`'s session, `ended` included when the page goes away. */
   track(token: TokenAnswer): SessionReporter;
   /**
-   * Gets a token, starts a session with it through `start`, and reports the start, and the end
-   * when `start`'s session calls `reporter.ended`. When the provider refuses the token, reports
-   * `failed` and tries once more with a fresh token.
+   * Gets a token of its own (never one that another `runSession`'s session still holds), starts a
+   * session with it through `start`, and reports the start, and the end when `start`'s session
+   * calls `reporter.ended`. When the provider refuses the token, reports `failed` and tries once
+   * more with a fresh token.
    */
   runSession<T>(profile: string, start: (token: TokenAnswer, reporter: SessionReporter) => Promise<T>, options: RunSessionOptions): Promise<T>;
   /** One usage report, as sent by `track`; waits out a 429 or 503, or a server not reached, a few times. */
@@ -142,6 +143,10 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
   const inFlight = new Map<string, Promise<TokenAnswer>>();
   /** Prefetched tokens, by profile, each with the timer that refreshes it. */
   const prefetched = new Map<string, { answer: Promise<TokenAnswer>; refresh?: ReturnType<typeof setTimeout> }>();
+  /** Tokens that a `runSession` took and whose session is not over: no other session may have them. */
+  const taken = new Set<string>();
+  /** Scopes made for sessions that could not have the tab's token (see `runSession`). */
+  let extraScopes = 0;
   /** Sessions that started and have not ended: what `pagehide` reports. */
   const live = new Set<() => void>();
   /** The headers last resolved: `pagehide` cannot wait for an async getter. */
@@ -209,8 +214,8 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     }
   }
 
-  async function requestToken(profile: string): Promise<TokenAnswer> {
-    return tokenOf(await send(tokenUrl, { profile, clientId }, maxAttempts, false, options.onRetry));
+  async function requestToken(profile: string, scope = clientId): Promise<TokenAnswer> {
+    return tokenOf(await send(tokenUrl, { profile, clientId: scope }, maxAttempts, false, options.onRetry));
   }
 
   function getToken(profile: string): Promise<TokenAnswer> {
@@ -260,13 +265,15 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     await send(usageUrl, body, REPORT_ATTEMPTS, true);
   }
 
-  function track(token: TokenAnswer): SessionReporter {
+  /** `onDone`: told once the session has ended or failed. */
+  function track(token: TokenAnswer, onDone?: () => void): SessionReporter {
     let startedAt: number | undefined;
     let sessionId: string | undefined;
     let done = false;
     const sendEnd = (reason: string | undefined, keepalive: boolean) => {
       if (done) return;
       done = true;
+      onDone?.();
       live.delete(onPageHide);
       const durationMs = startedAt === undefined ? undefined : Math.max(0, Date.now() - startedAt);
       // The session id again: should `started` have been lost, the record still names the session.
@@ -287,6 +294,7 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
       async failed(reason) {
         if (done) return;
         done = true;
+        onDone?.();
         live.delete(onPageHide);
         await report(token.token, "failed", { reason: reason?.slice(0, 256) }).catch(() => {});
       },
@@ -305,8 +313,16 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
 
   async function runSession<T>(profile: string, start: (token: TokenAnswer, reporter: SessionReporter) => Promise<T>, runOptions: RunSessionOptions): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const token = await getToken(profile);
-      const reporter = track(token);
+      let token = await getToken(profile);
+      // Two sessions started at once share `getToken`'s request, and a single-use token starts one
+      // session: the second asks for its own, in a scope of its own, since the server would hand the
+      // tab's unstarted token back to the tab's scope.
+      if (taken.has(token.token)) token = await requestToken(profile, `${clientId.slice(0, 100)}-${++extraScopes}`);
+      const own = token.token;
+      taken.add(own);
+      // Free again once its session is over: a signer may well make the same token anew (a LiveKit
+      // JWT made within the same second), and then the next session may have it.
+      const reporter = track(token, () => taken.delete(own));
       try {
         return await start(token, reporter);
       } catch (error) {
