@@ -129,6 +129,21 @@ const BASE_RETRY_DELAY_MS = 500;
 const MIN_RETRY_DELAY_MS = 250;
 /** Attempts for one usage report: a lost `started` lets the server hand a used token out again, but a report is not worth a long wait. */
 const REPORT_ATTEMPTS = 3;
+/**
+ * The shortest wait before a prefetched token is replaced. A token that seems to have no life left
+ * when it arrives (this page's clock far ahead of the server's, say) is replaced after this, then
+ * after twice as long, and so on, at most `MAX_SHORT_REFRESHES` times in a row: never in a loop.
+ */
+const MIN_REFRESH_MS = 1_000;
+const MAX_SHORT_REFRESHES = 5;
+/** `setTimeout` fires at once for a delay past 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A token prefetched for a profile: its answer, and the timer that replaces it. */
+interface Prefetched {
+  answer: Promise<TokenAnswer>;
+  refresh?: ReturnType<typeof setTimeout>;
+}
 
 export function createTollgateClient(options: TollgateClientOptions): TollgateClient {
   checkOptions(options);
@@ -141,8 +156,8 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
 
   /** Requests in flight, by profile: what concurrent `getToken` calls share. */
   const inFlight = new Map<string, Promise<TokenAnswer>>();
-  /** Prefetched tokens, by profile, each with the timer that refreshes it. */
-  const prefetched = new Map<string, { answer: Promise<TokenAnswer>; refresh?: ReturnType<typeof setTimeout> }>();
+  /** Prefetched tokens, by profile. */
+  const prefetched = new Map<string, Prefetched>();
   /** Tokens that a `runSession` took and whose session is not over: no other session may have them. */
   const taken = new Set<string>();
   /** Scopes made for sessions that could not have the tab's token (see `runSession`). */
@@ -232,20 +247,27 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     return shared;
   }
 
-  function prefetch(profile: string): void {
+  function prefetch(profile: string, shortRefreshes = 0): void {
     if (prefetched.has(profile) || inFlight.has(profile)) return;
-    const answer = requestToken(profile);
-    const entry: { answer: Promise<TokenAnswer>; refresh?: ReturnType<typeof setTimeout> } = { answer };
+    const entry: Prefetched = { answer: requestToken(profile) };
     prefetched.set(profile, entry);
-    answer.then(
+    entry.answer.then(
       (token) => {
         if (prefetched.get(profile) !== entry) return;
-        // Refetched as it nears its expiry unused, so that a click gets a token the provider still takes.
-        entry.refresh = setTimeout(() => {
-          if (prefetched.get(profile) !== entry) return;
-          prefetched.delete(profile);
-          prefetch(profile);
-        }, Math.max(0, freshUntil(token) - Date.now()));
+        const floor = MIN_REFRESH_MS * 2 ** shortRefreshes;
+        const wait = freshUntil(token) - performance.now();
+        const short = !(wait > floor);
+        // Kept as it is: `getToken` will judge it, and replace it if it must.
+        if (short && shortRefreshes >= MAX_SHORT_REFRESHES) return;
+        // Replaced as it nears its expiry unused, so that a click gets a token the provider still takes.
+        entry.refresh = setTimeout(
+          () => {
+            if (prefetched.get(profile) !== entry) return;
+            prefetched.delete(profile);
+            prefetch(profile, short ? shortRefreshes + 1 : 0);
+          },
+          short ? floor : Math.min(wait, MAX_TIMER_MS),
+        );
       },
       () => {
         // A failed prefetch is forgotten; `getToken` asks again and reports the error then.
@@ -334,7 +356,7 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     }
   }
 
-  return { clientId, getToken, prefetch, track, runSession, report };
+  return { clientId, getToken, prefetch: (profile) => prefetch(profile), track, runSession, report };
 }
 
 /** Options that cannot work fail here, naming the option, rather than on a user's click. */
@@ -351,25 +373,27 @@ function checkOptions(options: TollgateClientOptions): void {
   }
 }
 
+/** Until when each answer may be handed to a provider, on this page's monotonic clock (`performance.now()`). */
+const freshUntilByAnswer = new WeakMap<TokenAnswer, number>();
+
+function freshUntil(token: TokenAnswer): number {
+  return freshUntilByAnswer.get(token) ?? 0;
+}
+
 /** Whether a token is far enough from its expiry to be handed to a provider. */
 function isFresh(token: TokenAnswer): boolean {
-  return freshUntil(token) > Date.now();
+  return freshUntil(token) > performance.now();
 }
 
 /**
- * Until when a token may still be handed out: its expiry less a margin that fits its lifetime,
- * the smaller of 10 minutes and a sixth of what was left when it arrived (as the server's reuse cache does).
+ * The token in a 200 (anything else there, a proxy's page say, is an invalid answer), with when it
+ * stops being fresh worked out as it arrives: its life left is `expiresAt` less the server's clock
+ * (its `Date`, which a page on another origin can read when the server exposes it, as tollgate's
+ * CORS does), or less this page's clock when `Date` cannot be read; then a margin that fits that
+ * life is taken off (the smaller of 10 minutes and a sixth, as the server's reuse cache does). The
+ * page's clock may be off by any amount; counting from the answer's arrival on the monotonic clock
+ * keeps that out of the reckoning wherever it can be.
  */
-const received = new WeakMap<TokenAnswer, number>();
-function freshUntil(token: TokenAnswer): number {
-  const expiresAt = Date.parse(token.expiresAt);
-  if (Number.isNaN(expiresAt)) return 0;
-  let arrived = received.get(token);
-  if (arrived === undefined) received.set(token, (arrived = Date.now()));
-  return expiresAt - Math.min(10 * 60_000, Math.max(0, expiresAt - arrived) / 6);
-}
-
-/** The token in a 200; anything else there (a proxy's page, say) is an invalid answer. */
 async function tokenOf(response: Response): Promise<TokenAnswer> {
   let answer: TokenAnswer | undefined;
   try {
@@ -380,6 +404,11 @@ async function tokenOf(response: Response): Promise<TokenAnswer> {
   if (typeof answer?.token !== "string" || typeof answer.expiresAt !== "string") {
     throw new TollgateClientError("invalid_response", response.status, "The token server's answer is not a token");
   }
+  const arrived = performance.now();
+  const serverNow = Date.parse(response.headers.get("Date") ?? "");
+  // `Date` is in whole seconds, rounded down: a second less, never life the token did not have.
+  const lifeMs = Date.parse(answer.expiresAt) - (Number.isNaN(serverNow) ? Date.now() : serverNow + 1_000);
+  freshUntilByAnswer.set(answer, arrived + lifeMs - Math.min(10 * 60_000, Math.max(0, lifeMs) / 6));
   return answer;
 }
 

@@ -6,9 +6,12 @@ import { closeAll } from "../support/servers.ts";
 import { PAGE_USER_BEARER, launchChromium, loopbackContext, pageBundle, scriptPage, tokenRouteFor, type RouteCall } from "./support.ts";
 
 // tollgate/client's rules where the browser is what matters: a page on an origin of its own, the
-// token handler on another, and the page's `pagehide` and unhandled rejections Chromium's.
+// token handler on another, so that the page reads only the headers the server exposes to it, and
+// the page's own clock, its `pagehide` and its unhandled rejections are Chromium's.
 
 const GRANT_SECONDS = 30;
+/** The page's clock runs this far ahead of the server's: more than a grant's whole life. */
+const SKEW_MS = 40_000;
 
 let page: { url: string; close(): Promise<void> };
 let tokenUrl: string;
@@ -32,9 +35,15 @@ afterAll(async () => {
   await closeAll();
 });
 
-/** A new tab on the page. */
-async function openTab(): Promise<Page> {
+/** A new tab on the page, its clock `skewMs` ahead of the server's. */
+async function openTab(skewMs = 0): Promise<Page> {
   const tab = await context.newPage();
+  if (skewMs) {
+    await tab.addInitScript((skew) => {
+      const realNow = Date.now;
+      Date.now = () => realNow() + skew;
+    }, skewMs);
+  }
   await tab.goto(`${page.url}/`);
   await tab.waitForFunction(() => "tollgate" in globalThis);
   return tab;
@@ -48,10 +57,10 @@ interface PageGlobals {
   signedOut: boolean;
 }
 
-/** Makes the tab's client. */
-async function makeClient(tab: Page): Promise<string> {
+/** Makes the tab's client; with `hideDate`, its fetch drops `Date`, as a server that does not expose it would leave a page. */
+async function makeClient(tab: Page, hideDate = false): Promise<string> {
   return tab.evaluate(
-    ({ tokenUrl, bearer }) => {
+    ({ tokenUrl, bearer, hideDate }) => {
       const globals = globalThis as unknown as PageGlobals;
       globals.rejections = [];
       addEventListener("unhandledrejection", (event) => globals.rejections.push(String(event.reason)));
@@ -63,18 +72,53 @@ async function makeClient(tab: Page): Promise<string> {
           if (globals.signedOut) throw new Error("signed out");
           return { Authorization: bearer };
         },
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          if (!hideDate) return response;
+          const headers = new Headers(response.headers);
+          headers.delete("Date");
+          return new Response(response.body, { status: response.status, headers });
+        },
       });
       return globals.client.clientId;
     },
-    { tokenUrl, bearer: PAGE_USER_BEARER },
+    { tokenUrl, bearer: PAGE_USER_BEARER, hideDate },
   );
 }
 
+const tokenCallsOf = (clientId: string) => calls.filter((call) => call.path === "/api/session-token" && call.body?.clientId === clientId);
 const reportsOn = (token: unknown) => calls.filter((call) => call.path === "/api/session-token/usage" && call.body?.token === token).map((call) => call.body!);
 /** Lets the page run for `ms`, as a user who has not clicked yet. */
 const idle = (tab: Page, ms: number) => tab.evaluate((ms) => new Promise((resolve) => setTimeout(resolve, ms)), ms);
 
 describe("tollgate/client in Chromium", () => {
+  it("keeps a prefetched token for its real life when the page's clock is ahead of the server's by more than that life", async () => {
+    const tab = await openTab(SKEW_MS);
+    const clientId = await makeClient(tab);
+    await tab.evaluate(() => (globalThis as unknown as PageGlobals).client.prefetch("grant"));
+    await vi.waitFor(() => expect(tokenCallsOf(clientId)).toHaveLength(1));
+    await idle(tab, 2_000);
+    // The server's Date, exposed across origins, gave the grant's life: no refresh yet, and the
+    // click takes the prefetched grant without asking again.
+    expect(tokenCallsOf(clientId)).toHaveLength(1);
+    const taken = await tab.evaluate(async () => (await (globalThis as unknown as PageGlobals).client.getToken("grant")).token);
+    expect(tokenCallsOf(clientId)).toHaveLength(1);
+    expect(taken).toBe(tokenCallsOf(clientId)[0]!.answer!.token);
+    await tab.close();
+  });
+
+  it("spaces its refreshes by a growing floor when it cannot read the server's clock, rather than ask in a loop", async () => {
+    const tab = await openTab(SKEW_MS);
+    const clientId = await makeClient(tab, true);
+    await tab.evaluate(() => (globalThis as unknown as PageGlobals).client.prefetch("grant"));
+    await vi.waitFor(() => expect(tokenCallsOf(clientId)).toHaveLength(1));
+    // By the page's clock every grant has expired when it arrives; refreshed after 1 s, then 2 s, ...
+    await idle(tab, 2_500);
+    expect(tokenCallsOf(clientId).length).toBeGreaterThan(1);
+    expect(tokenCallsOf(clientId).length).toBeLessThanOrEqual(3);
+    await tab.close();
+  });
+
   it("reports ended at pagehide without an unhandled rejection when the async header getter rejects", async () => {
     const tab = await openTab();
     await makeClient(tab);
