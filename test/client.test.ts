@@ -89,6 +89,14 @@ describe("tollgate/client", () => {
     const answer = await tab.getToken("brief");
     expect(sentTo("/session-token")).toBe(sentBefore);
     expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(1_000);
+    // The token it replaced unused was reported discarded before the next was asked for, so that
+    // it held none of the user's sessions meanwhile (what the server makes of the report is the
+    // usage route's own suite's).
+    const mine = sent.filter(({ body }) => body.clientId === tab.clientId || (body.event === "discarded" && body.token !== answer.token));
+    const discarded = mine.findIndex(({ body }) => body.event === "discarded");
+    expect(discarded).toBeGreaterThan(0);
+    expect(mine[discarded]!.body).toEqual({ token: expect.any(String), event: "discarded" });
+    expect(mine.slice(discarded + 1).some(({ path }) => path.endsWith("/session-token"))).toBe(true);
   }, 25_000);
 
   it("reports started once and ended once, with the duration, however often the SDK says so", async () => {

@@ -101,12 +101,19 @@ export interface RunSessionOptions {
   isRefusal: (error: unknown) => boolean;
 }
 
+/** What a usage report says of a token; `discarded`: it was never used, and never will be. */
+export type UsageEvent = "started" | "ended" | "failed" | "discarded";
+
 export interface TollgateClient {
   /** This tab's id, sent with every token request: two tabs never share a single-use token. */
   readonly clientId: string;
   /** A token for `profile`: a prefetched one when it is still fresh, otherwise the server's; calls at the same time share one request. */
   getToken(profile: string): Promise<TokenAnswer>;
-  /** Fetches a token ahead of the click and keeps it fresh (refetched as it nears its expiry) until `getToken` takes it. */
+  /**
+   * Fetches a token ahead of the click and keeps it fresh (replaced as it nears its expiry) until
+   * `getToken` takes it. A prefetched token that is replaced, or still unused when the page goes
+   * away, is reported `discarded`, so that it holds none of the user's sessions.
+   */
   prefetch(profile: string): void;
   /** Reports on `token`'s session, `ended` included when the page goes away. */
   track(token: TokenAnswer): SessionReporter;
@@ -118,7 +125,7 @@ export interface TollgateClient {
    */
   runSession<T>(profile: string, start: (token: TokenAnswer, reporter: SessionReporter) => Promise<T>, options: RunSessionOptions): Promise<T>;
   /** One usage report, as sent by `track`; waits out a 429 or 503, or a server not reached, a few times. */
-  report(token: string, event: "started" | "ended" | "failed", fields?: { durationMs?: number; sessionId?: string; reason?: string }, keepalive?: boolean): Promise<void>;
+  report(token: string, event: UsageEvent, fields?: { durationMs?: number; sessionId?: string; reason?: string }, keepalive?: boolean): Promise<void>;
 }
 
 const CLIENT_ID_KEY = "tollgate.clientId";
@@ -139,9 +146,10 @@ const MAX_SHORT_REFRESHES = 5;
 /** `setTimeout` fires at once for a delay past 2^31 - 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A token prefetched for a profile: its answer, and the timer that replaces it. */
+/** A token prefetched for a profile: its answer, the answer once it came, and the timer that replaces it. */
 interface Prefetched {
   answer: Promise<TokenAnswer>;
+  token?: TokenAnswer;
   refresh?: ReturnType<typeof setTimeout>;
 }
 
@@ -239,7 +247,7 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     const kept = prefetched.get(profile);
     prefetched.delete(profile);
     if (kept?.refresh) clearTimeout(kept.refresh);
-    const answer = kept ? kept.answer.then((token) => (isFresh(token) ? token : requestToken(profile)), () => requestToken(profile)) : requestToken(profile);
+    const answer = kept ? kept.answer.then((token) => (isFresh(token) ? token : replace(token, profile)), () => requestToken(profile)) : requestToken(profile);
     const shared = answer.finally(() => {
       if (inFlight.get(profile) === shared) inFlight.delete(profile);
     });
@@ -247,13 +255,21 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     return shared;
   }
 
+  /** A new token for `profile` in place of `unused`, which is reported discarded first, so that its lease is free for the new one. */
+  async function replace(unused: TokenAnswer, profile: string): Promise<TokenAnswer> {
+    await report(unused.token, "discarded").catch(() => {});
+    return requestToken(profile);
+  }
+
   function prefetch(profile: string, shortRefreshes = 0): void {
     if (prefetched.has(profile) || inFlight.has(profile)) return;
+    watchPageHide();
     const entry: Prefetched = { answer: requestToken(profile) };
     prefetched.set(profile, entry);
     entry.answer.then(
       (token) => {
         if (prefetched.get(profile) !== entry) return;
+        entry.token = token;
         const floor = MIN_REFRESH_MS * 2 ** shortRefreshes;
         const wait = freshUntil(token) - performance.now();
         const short = !(wait > floor);
@@ -264,7 +280,9 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
           () => {
             if (prefetched.get(profile) !== entry) return;
             prefetched.delete(profile);
-            prefetch(profile, short ? shortRefreshes + 1 : 0);
+            void report(token.token, "discarded")
+              .catch(() => {})
+              .then(() => prefetch(profile, short ? shortRefreshes + 1 : 0));
           },
           short ? floor : Math.min(wait, MAX_TIMER_MS),
         );
@@ -276,7 +294,7 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     );
   }
 
-  async function report(token: string, event: "started" | "ended" | "failed", fields: { durationMs?: number; sessionId?: string; reason?: string } = {}, keepalive = false): Promise<void> {
+  async function report(token: string, event: UsageEvent, fields: { durationMs?: number; sessionId?: string; reason?: string } = {}, keepalive = false): Promise<void> {
     const body = { token, event, ...fields };
     if (keepalive) {
       // The page is going away: one try, which the browser finishes after it is gone.
@@ -330,6 +348,13 @@ export function createTollgateClient(options: TollgateClientOptions): TollgateCl
     // `sendBeacon` cannot carry `Authorization`; a keepalive fetch can, and outlives the page.
     addEventListener("pagehide", () => {
       for (const end of [...live]) end();
+      // An unused prefetched token would hold one of the user's sessions until it expires. Forgotten
+      // here too, so that a page restored from the back/forward cache asks for a new one.
+      for (const [profile, entry] of [...prefetched]) {
+        prefetched.delete(profile);
+        if (entry.refresh) clearTimeout(entry.refresh);
+        if (entry.token) report(entry.token.token, "discarded", {}, true).catch(() => {});
+      }
     });
   }
 

@@ -119,6 +119,19 @@ describe("tollgate/client in Chromium", () => {
     await tab.close();
   });
 
+  it("reports an unused prefetched token discarded when the page goes away", async () => {
+    const tab = await openTab();
+    const clientId = await makeClient(tab);
+    await tab.evaluate(() => (globalThis as unknown as PageGlobals).client.prefetch("grant"));
+    const token = await vi.waitFor(() => {
+      const [call] = tokenCallsOf(clientId);
+      expect(call?.answer?.token).toBeDefined();
+      return call!.answer!.token;
+    });
+    await tab.close({ runBeforeUnload: true });
+    await vi.waitFor(() => expect(reportsOn(token)).toEqual([{ token, event: "discarded" }]), { timeout: 10_000 });
+  });
+
   it("reports ended at pagehide without an unhandled rejection when the async header getter rejects", async () => {
     const tab = await openTab();
     await makeClient(tab);
