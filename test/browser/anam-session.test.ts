@@ -274,6 +274,19 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
     expect(sample(await metrics(), "tollgate_sessions_failed_total") - sample(before, "tollgate_sessions_failed_total")).toBe(1);
     await page.close();
   });
+
+  // Last: it stops the server.
+  it("ends the page's event stream when the server is told to stop, rather than hold the shutdown", async () => {
+    const watching = await fetch(`${server.url}/demo/events`);
+    const reader = watching.body!.getReader();
+    await reader.read();
+    const stopped = server.stop();
+    // Ended by the server, cleanly: the stream is done, not cut off when the shutdown's grace ran out.
+    let read = await reader.read();
+    while (!read.done) read = await reader.read();
+    await stopped;
+    expect(server.output()).toMatch(/tollgate: stopped/);
+  });
 });
 
 interface ExportedSpan {
