@@ -27,6 +27,8 @@ export interface ServerApp {
   demoPath: string | undefined;
   /** Whether the store answers now (`GET /readyz` asks the same). */
   checkStore(): Promise<StoreCheck>;
+  /** Shutdown has begun: ends what would never end on its own (the demo's event streams), so that the requests in flight can finish. */
+  stopping(): void;
   /** Lets go of the store's connection, if it has one. */
   close(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function createServerApp(config: ServerConfig, baseLogger: Logger =
     demoUserToken,
     demoPath: demo ? `${DEMO_PATH}/` : undefined,
     checkStore,
+    stopping: () => demo?.stopping(),
     close: async () => {
       await Promise.all([sharedStore?.close(), demo?.close()]);
     },

@@ -41,6 +41,7 @@ async function main() {
     stopping = true;
     console.log(`tollgate: ${signal}: finishing the requests in flight, then stopping`);
     setTimeout(() => process.exit(1), EXIT_DEADLINE_MS).unref?.();
+    app.stopping();
     void (async () => {
       await Promise.allSettled([server.close(), metricsServer?.close()]);
       await app.close().catch(() => {});

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createTollgateClient, TollgateClientError, type TollgateClientOptions } from "../src/client/index.ts";
+import { createTollgateClient, TollgateClientError, type SessionReporter, type TokenAnswer, type TollgateClientOptions } from "../src/client/index.ts";
 import { createTokenHandler, type LifecycleEvent } from "../src/index.ts";
 import { anam } from "../src/providers/anam/index.ts";
 import { createDeepgramEmulator, deepgram } from "../src/providers/deepgram/index.ts";
@@ -13,12 +13,13 @@ import { clearOfWindowEdge } from "./support/windows.ts";
 
 let upstream: Upstream;
 let tokenUrl: string;
+let handler: (request: Request) => Promise<Response>;
 const events: LifecycleEvent[] = [];
-/** Every request the clients sent, by path. */
-const sent: string[] = [];
+/** Every request the clients sent, by path, with its body. */
+const sent: Array<{ path: string; body: Record<string, unknown> }> = [];
 
 const counting: typeof fetch = (input, init) => {
-  sent.push(new URL(String(input)).pathname);
+  sent.push({ path: new URL(String(input)).pathname, body: JSON.parse(String(init?.body ?? "{}")) as Record<string, unknown> });
   return fetch(input, init);
 };
 
@@ -28,13 +29,15 @@ function client(user = "alice", options: Partial<TollgateClientOptions> = {}) {
 }
 
 const named = (name: string) => events.filter((event) => event.name === name);
-const sentTo = (suffix: string) => sent.filter((path) => path.endsWith(suffix)).length;
+const sentTo = (suffix: string) => sent.filter(({ path }) => path.endsWith(suffix)).length;
+/** The usage reports sent about `token`, in order. */
+const reportsOn = (token: string) => sent.filter(({ path, body }) => path.endsWith("/usage") && body.token === token).map(({ body }) => body);
 
 beforeAll(async () => {
   upstream = await startUpstream();
   const grants = createDeepgramEmulator({ apiKey: TEST_API_KEY });
   const grantsUrl = (await listen("client-deepgram", grants.fetch)).url;
-  const handler = createTokenHandler({
+  handler = createTokenHandler({
     profiles: {
       support: { provider: anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url, retry: { attempts: 1 } }), config: PERSONAS.support },
       // A grant that lives 6 s, so that a prefetched one nears its expiry within the test.
@@ -86,6 +89,14 @@ describe("tollgate/client", () => {
     const answer = await tab.getToken("brief");
     expect(sentTo("/session-token")).toBe(sentBefore);
     expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(1_000);
+    // The token it replaced unused was reported discarded before the next was asked for, so that
+    // it held none of the user's sessions meanwhile (what the server makes of the report is the
+    // usage route's own suite's).
+    const mine = sent.filter(({ body }) => body.clientId === tab.clientId || (body.event === "discarded" && body.token !== answer.token));
+    const discarded = mine.findIndex(({ body }) => body.event === "discarded");
+    expect(discarded).toBeGreaterThan(0);
+    expect(mine[discarded]!.body).toEqual({ token: expect.any(String), event: "discarded" });
+    expect(mine.slice(discarded + 1).some(({ path }) => path.endsWith("/session-token"))).toBe(true);
   }, 25_000);
 
   it("reports started once and ended once, with the duration, however often the SDK says so", async () => {
@@ -101,6 +112,96 @@ describe("tollgate/client", () => {
     await vi.waitFor(() => expect(named("ended").some((event) => event.user && event.durationMs !== undefined)).toBe(true));
     // A report on the way is already counted: two requests, whatever else the SDK said.
     expect(sentTo("/usage") - before).toBe(2);
+    // `ended` names the session again: were `started` lost, the record would still have its id.
+    expect(reportsOn(reporter.token.token)).toEqual([
+      { token: reporter.token.token, event: "started", sessionId: "session-1" },
+      expect.objectContaining({ token: reporter.token.token, event: "ended", sessionId: "session-1", reason: "closed", durationMs: expect.any(Number) }),
+    ]);
+  });
+
+  it("gives each of two sessions started at once a token of its own, so that neither is refused for the other's", async () => {
+    const tab = client("double-clicker");
+    const redeemed: number[] = [];
+    // As the Anam SDK does: redeem the token at the provider, then report the session started.
+    const start = async (token: TokenAnswer, reporter: SessionReporter) => {
+      const answer = await fetch(`${upstream.url}/v1/engine/session`, { method: "POST", headers: { Authorization: `Bearer ${token.token}`, "Content-Type": "application/json" }, body: "{}" });
+      redeemed.push(answer.status);
+      if (!answer.ok) throw Object.assign(new Error("refused"), { status: answer.status });
+      reporter.started(((await answer.json()) as { sessionId: string }).sessionId);
+      return token.token;
+    };
+    const isRefusal = (error: unknown) => (error as { status?: number }).status === 401;
+    const [one, two] = await Promise.all([tab.runSession("support", start, { isRefusal }), tab.runSession("support", start, { isRefusal })]);
+    expect(one).not.toBe(two);
+    expect(redeemed).toEqual([200, 200]);
+    await vi.waitFor(() => expect([...reportsOn(one), ...reportsOn(two)].map(({ event }) => event)).toEqual(["started", "started"]));
+  });
+
+  it("waits out a 503 and a 429 on a usage report, and a server not reached, so that a used token's start is not lost", async () => {
+    const tab = client("unlucky-reporter");
+    const token = await tab.getToken("support");
+    // In front of the handler, the usage route's limit and a store blip, once each.
+    const refusals = [503, 429];
+    const front = await listen("client-flaky-usage", (request) => {
+      const status = new URL(request.url).pathname.endsWith("/usage") ? refusals.shift() : undefined;
+      if (status === undefined) return handler(request);
+      const code = status === 429 ? "rate_limited" : "store_unavailable";
+      return Response.json({ type: `urn:tollgate:error:${code}`, status }, { status, headers: { "Retry-After": "0", "Content-Type": "application/problem+json" } });
+    });
+    const startedBefore = named("started").length;
+    const flaky = client("unlucky-reporter", { url: `${front.url}/api/session-token` });
+    flaky.track(token).started("session-after-two-refusals");
+    await vi.waitFor(() => expect(named("started").length).toBe(startedBefore + 1), { timeout: 5_000 });
+    expect(refusals).toEqual([]);
+
+    // A report that found no server at all is sent again too.
+    let unreachable = 1;
+    const offline = client("unlucky-reporter", {
+      fetch: (input, init) => (String(input).endsWith("/usage") && unreachable-- > 0 ? Promise.reject(new TypeError("Failed to fetch")) : counting(input, init)),
+    });
+    const other = await offline.getToken("support");
+    const failedBefore = named("session_failed").length;
+    await offline.track(other).failed("refused");
+    expect(unreachable).toBeLessThan(0);
+    expect(reportsOn(other.token).map(({ event }) => event)).toEqual(["failed"]);
+    expect(named("session_failed").length).toBe(failedBefore + 1);
+  });
+
+  it("refuses options it cannot use when it is made, naming the option", () => {
+    const make = (options: Partial<TollgateClientOptions>) => () => createTollgateClient({ url: tokenUrl, storage: null, ...options } as TollgateClientOptions);
+    expect(make({ maxAttempts: Number.NaN })).toThrow(expect.objectContaining({ name: "TollgateClientError", code: "invalid_option", message: expect.stringMatching(/^maxAttempts: /) }));
+    expect(make({ maxAttempts: 0 })).toThrow(/^maxAttempts: /);
+    expect(make({ maxAttempts: 2.5 })).toThrow(/^maxAttempts: /);
+    expect(make({ maxRetryDelayMs: -1 })).toThrow(/^maxRetryDelayMs: /);
+    expect(make({ maxRetryDelayMs: Number.NaN })).toThrow(/^maxRetryDelayMs: /);
+    expect(make({ headers: { Authorization: "Bearer user:alice" } as never })).toThrow(/^headers: /);
+    expect(make({ url: undefined })).toThrow(/^url: /);
+    expect(make({ maxAttempts: 1, maxRetryDelayMs: 0 })).not.toThrow();
+  });
+
+  it("waits between attempts even when Retry-After says 0", async () => {
+    let asked = 0;
+    const busy = await listen("client-busy", () => {
+      asked++;
+      return Response.json({ type: "urn:tollgate:error:upstream_unavailable" }, { status: 503, headers: { "Retry-After": "0" } });
+    });
+    const retries: Array<{ delayMs: number }> = [];
+    const error = await createTollgateClient({ url: busy.url, storage: null, maxAttempts: 3, onRetry: (info) => retries.push(info) })
+      .getToken("support")
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "upstream_unavailable", status: 503 });
+    expect(asked).toBe(3);
+    expect(retries).toHaveLength(2);
+    for (const { delayMs } of retries) expect(delayMs).toBeGreaterThan(0);
+  });
+
+  it("types a 200 that is not a token as an invalid answer, not a SyntaxError", async () => {
+    const page = await listen("client-200-page", () => new Response("<html>Welcome</html>", { headers: { "Content-Type": "text/html" } }));
+    const error = await createTollgateClient({ url: page.url, storage: null }).getToken("support").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TollgateClientError);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    const empty = await listen("client-200-empty", () => Response.json({ hello: "world" }));
+    await expect(createTollgateClient({ url: empty.url, storage: null }).getToken("support")).rejects.toMatchObject({ code: "invalid_response", status: 200 });
   });
 
   it("types the server's refusals by their problem type, and a page that is not a problem by its status", async () => {

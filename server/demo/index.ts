@@ -17,6 +17,11 @@ export interface Demo {
   fetch(request: Request): Promise<Response>;
   /** Hears the handler's lifecycle events, for the page's live list. */
   onEvent(event: LifecycleEvent): void;
+  /**
+   * Ends the event streams, and answers 503 to any asked for after: called when shutdown begins,
+   * since a stream never ends on its own and would hold the server's close for its whole grace period.
+   */
+  stopping(): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +46,9 @@ export function createDemo(options: DemoOptions): Demo {
   // Opened on the first session, so that a server whose demo is never used holds no extra port.
   let signalling: Promise<SignallingServer | undefined> | undefined;
   const listeners = new Set<(event: LifecycleEvent) => void>();
+  /** How to end each open event stream. */
+  const openStreams = new Set<() => void>();
+  let stopped = false;
   let bundle: Promise<string> | undefined;
 
   async function engineSession(request: Request): Promise<Response> {
@@ -63,27 +71,36 @@ export function createDemo(options: DemoOptions): Demo {
   }
 
   function events(request: Request): Response {
+    if (stopped) return new Response("The server is stopping", { status: 503, headers: { "Retry-After": "5" } });
     const encoder = new TextEncoder();
-    let listener: ((event: LifecycleEvent) => void) | undefined;
+    let end = () => {};
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(encoder.encode(": lifecycle events\n\n"));
-        listener = (event) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\n\n`));
-        listeners.add(listener);
-        request.signal.addEventListener("abort", () => {
-          listeners.delete(listener!);
+        const listener = (event: LifecycleEvent) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\n\n`));
+        end = () => {
+          listeners.delete(listener);
+          openStreams.delete(end);
           try {
             controller.close();
           } catch {
             // Already closed by the other side.
           }
-        });
+        };
+        listeners.add(listener);
+        openStreams.add(end);
+        request.signal.addEventListener("abort", end);
       },
       cancel() {
-        if (listener) listeners.delete(listener);
+        end();
       },
     });
     return new Response(stream, { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store" } });
+  }
+
+  function stopping() {
+    stopped = true;
+    for (const end of [...openStreams]) end();
   }
 
   async function script(): Promise<Response> {
@@ -115,8 +132,9 @@ export function createDemo(options: DemoOptions): Demo {
     onEvent(event) {
       for (const listener of listeners) listener(event);
     },
+    stopping,
     async close() {
-      for (const listener of listeners) listeners.delete(listener);
+      stopping();
       await (await signalling)?.close();
     },
   };

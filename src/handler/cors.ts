@@ -28,8 +28,8 @@ export interface Cors {
   decorate(request: Request, response: Response): Response;
 }
 
-/** Headers a page may read on an answer: how long to wait, and the rate-limit fields. */
-const EXPOSED = "Retry-After, RateLimit, RateLimit-Policy";
+/** Headers a page may read on an answer: how long to wait, the rate-limit fields, and the server's clock (which tells tollgate/client how long a token has left, whatever the page's clock says). */
+const EXPOSED = "Retry-After, RateLimit, RateLimit-Policy, Date";
 
 const DEFAULT_ALLOW_HEADERS = ["Authorization", "Content-Type"];
 /** A header name: an HTTP token (RFC 9110 §5.1). */

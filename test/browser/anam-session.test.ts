@@ -27,10 +27,15 @@ interface Seen {
   body: unknown;
 }
 
-/** Every answered request of a page, with its JSON body when it had one. */
-function record(page: Page): Seen[] {
-  const seen: Seen[] = [];
-  page.on("response", async (response) => {
+/**
+ * Every answered request of a page, with its JSON body when it had one, in the order the answers
+ * came. Playwright gives the headers asynchronously, so an answer the page has already acted on
+ * may not be read yet: the returned function waits for those begun, and whoever asserts on an
+ * answer waits for it to be there (vi.waitFor), rather than trust that it is.
+ */
+function record(page: Page): () => Promise<Seen[]> {
+  const reads: Array<Promise<Seen | undefined>> = [];
+  page.on("response", (response) => {
     const request = response.request();
     let body: unknown;
     try {
@@ -38,13 +43,27 @@ function record(page: Page): Seen[] {
     } catch {
       body = request.postData();
     }
-    try {
-      seen.push({ method: request.method(), url: response.url(), status: response.status(), requestHeaders: await request.allHeaders(), responseHeaders: await response.allHeaders(), body });
-    } catch {
-      // The page closed while its last answers came in: the cases that close pages read nothing after.
-    }
+    reads.push(
+      Promise.all([request.allHeaders(), response.allHeaders()]).then(
+        ([requestHeaders, responseHeaders]) => ({ method: request.method(), url: response.url(), status: response.status(), requestHeaders, responseHeaders, body }),
+        // The page closed while its last answers came in: the cases that close pages read nothing after.
+        () => undefined,
+      ),
+    );
   });
-  return seen;
+  return async () => (await Promise.all(reads)).filter((seen) => seen !== undefined);
+}
+
+/** What `select` finds in the page's answers, once `expectation` holds of it. */
+function answered<T>(seen: () => Promise<Seen[]>, select: (all: Seen[]) => T, expectation: (found: T) => void): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const found = select(await seen());
+      expectation(found);
+      return found;
+    },
+    { timeout: 5_000, interval: 50 },
+  );
 }
 
 const tokenCalls = (seen: Seen[]) => seen.filter((entry) => entry.method === "POST" && new URL(entry.url).pathname === "/api/session-token");
@@ -68,7 +87,7 @@ async function waitForStatus(page: Page, status: string): Promise<DemoState> {
 }
 
 /** The demo page on the page origin, talking to the token server as `userId`. */
-async function openDemo(userId: string, into = context): Promise<{ page: Page; seen: Seen[] }> {
+async function openDemo(userId: string, into = context): Promise<{ page: Page; seen: () => Promise<Seen[]> }> {
   const page = await into.newPage();
   const seen = record(page);
   await page.goto(`${origin.url}/demo/?server=${encodeURIComponent(server.url)}#user=${await userToken(userId)}`);
@@ -134,24 +153,24 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
     const ended = await demoState(page);
 
     // Cross-origin: the page's origin is sent, and the server allows it by name.
-    const [tokenCall] = tokenCalls(seen);
-    expect(tokenCall).toBeDefined();
+    const [tokenCall] = await answered(seen, tokenCalls, (calls) => expect(calls.length).toBeGreaterThan(0));
     expect(tokenCall!.requestHeaders.origin).toBe(origin.url);
     expect(tokenCall!.responseHeaders["access-control-allow-origin"]).toBe(origin.url);
     expect(tokenCall!.body).toMatchObject({ profile: PROFILE, clientId: expect.stringMatching(/^[A-Za-z0-9_-]{16,}$/) });
 
     // Redeemed once, by the SDK, with the token that tollgate handed out.
-    const redeemed = engineCalls(seen);
+    const redeemed = await answered(seen, engineCalls, (calls) => expect(calls.length).toBeGreaterThan(0));
     expect(redeemed.map((call) => call.status)).toEqual([200]);
     expect(redeemed[0]!.requestHeaders.authorization).toBe(`Bearer ${live.token}`);
 
-    const reports = usageCalls(seen).map((call) => call.body as { token: string; event: string; sessionId?: string; durationMs?: number });
+    const usage = await answered(seen, usageCalls, (calls) => expect(calls).toHaveLength(2));
+    const reports = usage.map((call) => call.body as { token: string; event: string; sessionId?: string; durationMs?: number });
     expect(reports.map((report) => report.event)).toEqual(["started", "ended"]);
     expect(reports.every((report) => report.token === live.token)).toBe(true);
     expect(reports[0]!.sessionId).toBe(live.sessionId);
     const durationMs = reports[1]!.durationMs!;
     expect(typeof durationMs).toBe("number");
-    expect(usageCalls(seen).every((call) => call.status === 204)).toBe(true);
+    expect(usage.every((call) => call.status === 204)).toBe(true);
 
     // The page watched the token's life arrive from the server.
     const names = ended.events.map((event) => event.name);
@@ -228,19 +247,14 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
       return { retries: demo.state.retries };
     });
     expect(result.retries.length).toBeGreaterThan(0);
-    const refused = tokenCalls(seen).find((call) => call.status === 429)!;
-    expect(refused).toBeDefined();
+    const refused = (await answered(seen, (all) => tokenCalls(all).find((call) => call.status === 429), (call) => expect(call).toBeDefined()))!;
     const retryAfter = Number(refused.responseHeaders["retry-after"]);
     expect(retryAfter).toBeGreaterThan(0);
     expect(result.retries[0]).toEqual({ attempt: 1, delayMs: retryAfter * 1000, status: 429 });
     // The page could read the refusal across origins, and the call after the wait got its token.
     expect(refused.responseHeaders["access-control-allow-origin"]).toBe(origin.url);
-    const calls = await vi.waitFor(() => {
-      const answered = tokenCalls(seen);
-      expect(answered.at(-1)!.status).toBe(200);
-      return answered;
-    });
-    expect(calls.indexOf(refused)).toBeLessThan(calls.length - 1);
+    const calls = await answered(seen, tokenCalls, (calls) => expect(calls.at(-1)!.status).toBe(200));
+    expect(calls.findIndex((call) => call.status === 429)).toBeLessThan(calls.length - 1);
     await page.close();
   });
 
@@ -256,23 +270,33 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
     const live = await waitForStatus(page, "live");
     expect(live.token).not.toBe(spent);
 
-    const redeemed = engineCalls(seen);
+    // The SESSION_READY that made the page live came after the 200, but its answer may not be read yet.
+    const redeemed = await answered(seen, engineCalls, (calls) => expect(calls).toHaveLength(2));
     expect(redeemed.map((call) => [call.status, call.requestHeaders.authorization])).toEqual([
       [401, `Bearer ${spent}`],
       [200, `Bearer ${live.token}`],
     ]);
     await page.waitForFunction(() => (globalThis as unknown as { tollgateDemo: { state: DemoState } }).tollgateDemo.state.events.some((event) => event.name === "started"));
-    const reports = await vi.waitFor(() => {
-      const sent = usageCalls(seen).map((call) => call.body as { token: string; event: string });
-      expect(sent).toHaveLength(2);
-      return sent;
-    });
+    const reports = (await answered(seen, usageCalls, (calls) => expect(calls).toHaveLength(2))).map((call) => call.body as { token: string; event: string });
     expect(reports).toEqual([expect.objectContaining({ token: spent, event: "failed" }), expect.objectContaining({ token: live.token, event: "started" })]);
     const events = (await demoState(page)).events;
     expect(events.map((event) => event.name)).toContain("session_failed");
     expect(events.find((event) => event.name === "evicted" && event.reason === "failed")).toBeDefined();
     expect(sample(await metrics(), "tollgate_sessions_failed_total") - sample(before, "tollgate_sessions_failed_total")).toBe(1);
     await page.close();
+  });
+
+  // Last: it stops the server.
+  it("ends the page's event stream when the server is told to stop, rather than hold the shutdown", async () => {
+    const watching = await fetch(`${server.url}/demo/events`);
+    const reader = watching.body!.getReader();
+    await reader.read();
+    const stopped = server.stop();
+    // Ended by the server, cleanly: the stream is done, not cut off when the shutdown's grace ran out.
+    let read = await reader.read();
+    while (!read.done) read = await reader.read();
+    await stopped;
+    expect(server.output()).toMatch(/tollgate: stopped/);
   });
 });
 

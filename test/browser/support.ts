@@ -78,15 +78,42 @@ export async function scriptPage(script: string): Promise<{ url: string; close()
 /** The bearer token of the one user the pages of these suites sign in as. */
 export const PAGE_USER_BEARER = "Bearer page-user";
 
-/** A token handler on a loopback port for `profiles`, callable from `pageOrigin`, its events kept in `events`; its token route's URL. */
-export async function tokenRouteFor(name: string, profiles: TokenHandlerOptions["profiles"], pageOrigin: string, events: LifecycleEvent[]): Promise<string> {
+/** A request that reached a token route: its path and JSON body, and the JSON it was answered with. */
+export interface RouteCall {
+  path: string;
+  status: number;
+  body: Record<string, unknown> | undefined;
+  answer: Record<string, unknown> | undefined;
+}
+
+/**
+ * A token handler on a loopback port for `profiles`, callable from `pageOrigin`, its events kept in
+ * `events` and, when given, the requests it answered in `calls`; its token route's URL.
+ */
+export async function tokenRouteFor(
+  name: string,
+  profiles: TokenHandlerOptions["profiles"],
+  pageOrigin: string,
+  events: LifecycleEvent[],
+  options: { calls?: RouteCall[]; rateLimit?: TokenHandlerOptions["rateLimit"] } = {},
+): Promise<string> {
   const handler = createTokenHandler({
     profiles,
     authenticate: (request) => (request.headers.get("Authorization") === PAGE_USER_BEARER ? { id: "page-user" } : null),
     cors: { origins: [pageOrigin] },
     onEvent: (event) => events.push(event),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  return `${(await listen(name, handler)).url}/api/session-token`;
+  const { calls } = options;
+  const recording = async (request: Request): Promise<Response> => {
+    if (!calls || request.method !== "POST") return handler(request);
+    const body = (await request.clone().json().catch(() => undefined)) as RouteCall["body"];
+    const response = await handler(request);
+    const answer = (await response.clone().json().catch(() => undefined)) as RouteCall["answer"];
+    calls.push({ path: new URL(request.url).pathname, status: response.status, body, answer });
+    return response;
+  };
+  return `${(await listen(name, recording)).url}/api/session-token`;
 }
 
 /** A new tab on `url`, once the page's bundle has loaded. */
