@@ -1,6 +1,7 @@
 import { fingerprint, shortTag, userDigest } from "../canonical.ts";
 import { TollgateError } from "../errors.ts";
 import { eventEmitter, type EventEmitter, type EventListener, type LifecycleEvent } from "../lifecycle.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import type { Profile } from "../profiles.ts";
 import { defaultReuseMargin, tokenUseOf, type Provider, type TokenExtra } from "../provider.ts";
 import { sessionLeases, type SessionLeases, type SessionOptions } from "../sessions/leases.ts";
@@ -59,6 +60,8 @@ export interface TokenIssuerOptions extends TelemetryOptions {
   onEvent?: EventListener;
   /** The emitter to use, so that a handler and its issuer emit through one. Default: the issuer's own. */
   events?: EventEmitter;
+  /** Where the issuer says what it cannot do as asked (the handler passes its own). Default: JSON lines on the console. */
+  logger?: Logger;
 }
 
 export interface IssueRequest {
@@ -116,8 +119,16 @@ export interface TokenIssuer {
 }
 
 const DEFAULT_MAX_SESSION_SECONDS = 3600;
-/** A fleet lock outlives the upstream call's deadline by this much, so its holder keeps it while it still works. */
-const LOCK_MARGIN_MS = 3_000;
+/**
+ * A fleet lock outlives the upstream call's deadline by this much, so that its holder keeps it
+ * through the store writes that follow the mint: the record (with the lease beside it), the reuse
+ * entry and the outcome, three round trips in a row. On a healthy store each takes a millisecond or
+ * so; three seconds is room for a store a thousand times slower, and for a write that hits
+ * redisStore's own command timeout (two seconds) to fail and be reported within it. A waiter waits
+ * no longer either: a holder that does not answer within its TTL is treated as gone. A holder held
+ * up past the TTL says so in the log, since another server may then mint for the same key.
+ */
+const STORE_WRITES_MS = 3_000;
 
 /**
  * A lock store's failures answer as the cache's do: 503 when `closed`; when `memory`, the lock
@@ -144,6 +155,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   const reuse = options.reuse ?? {};
   const defaultMaxSessionMs = (options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS) * 1000;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
+  const logger = options.logger ?? consoleLogger;
   const tracer = tollgateTracer(options.tracerProvider);
   const minters = new WeakMap<Provider<unknown, unknown>, Minter>();
   const flights = new SingleFlight<IssuedToken>();
@@ -201,21 +213,36 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   }
 
   /** This process's one mint for the key, made by whichever server of the fleet takes the key's lock. */
-  function mintOnce(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
+  async function mintOnce(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
     const upstream = request.profile.provider.upstream;
     // A local signer makes no upstream call, so there is nothing to save by waiting for another server.
-    if (!fleet || !upstream) return mintAndRemember(request, keys, context, signal);
-    const lockTtlMs = upstream.retry.deadlineMs + LOCK_MARGIN_MS;
+    if (!fleet || !upstream) return (await cachedNow(request, keys, context)) ?? mintAndRemember(request, keys, context, signal);
+    const lockTtlMs = upstream.retry.deadlineMs + STORE_WRITES_MS;
     return fleet({
       key: keys.reuseKey,
       lockTtlMs,
-      // Long enough for one takeover after a holder died, and the mint of the server that takes over.
-      waitMs: 2 * lockTtlMs,
+      // As long as the holder's lock: a holder that has not answered by then is gone, and the
+      // client's own retry comes back to a free lock.
+      waitMs: lockTtlMs,
       mint: () => mintAndRemember(request, keys, context, signal),
-      recheck: async () => (reuse === false ? undefined : cachedAnswer(await store.get(keys.reuseKey), request.profile)),
+      recheck: () => cachedNow(request, keys, context),
       onWaited: (waitedMs) => emit("flight_waited", context, { durationMs: waitedMs }),
+      onLockOutlived: (heldMs) =>
+        logger.warn({ provider: context.provider, profile: context.profile, heldMs, lockTtlMs }, "a mint and its store writes held the fleet lock past its ttl; another server may have minted for the same key"),
       signal,
     });
+  }
+
+  /**
+   * The cache looked at again just before a mint: the request's own read may have missed just
+   * before another request's mint left its token there, and that token is the answer (with leases,
+   * a second mint would also be refused for the lease the first one holds).
+   */
+  async function cachedNow(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>): Promise<IssuedToken | undefined> {
+    if (reuse === false) return undefined;
+    const hit = cachedAnswer(await store.get(keys.reuseKey), request.profile);
+    if (hit && emit.heard()) emit("cache_hit", context, { token: await fingerprint(hit.token) });
+    return hit;
   }
 
   async function mintAndRemember(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
