@@ -62,7 +62,7 @@ export interface LifecycleEvent {
   durationMs?: number;
   /** Whether the token came from the reuse cache (`issued`). */
   cacheHit?: boolean;
-  /** Why a token left the cache (`evicted`: `started`, `failed`, `ended`) or a lease ended (`lease_released`: `ended`, `failed`, `mint_failed`). */
+  /** Why a token left the cache (`evicted`: `started`, `failed`, `ended`) or a lease ended (`lease_released`: `ended`, `failed`, `mint_failed`, `store_failed`). */
   reason?: string;
   /** The limit that refused the request (`rate_limited`). */
   limit?: string;

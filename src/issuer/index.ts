@@ -273,19 +273,25 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       mintedBy: activeSpanReference(),
       ...(lease ? { lease } : {}),
     };
-    // The record first, with its reuse entry linked to it, so that no store ever holds a reuse entry
-    // for a token whose record is gone: its reports would be refused and a used token handed out again.
-    // Meanwhile the lease is set to lapse when the token expires unstarted.
-    await Promise.all([
-      store.set(await recordKey(minted.token), record, recordTtlMs(record, now), keys.reuseKey),
-      lease ? leases!.minted(keys.owner, lease, profile.name, minted.expiresAt) : undefined,
-    ]);
-    if (reuse !== false) {
-      const reuseUntil = minted.expiresAt - reuseMarginOf(provider, minted.expiresAt - startedAt);
-      if (reuseUntil > now) {
-        const entry: ReusableToken & { reuseUntil: number } = { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, reuseUntil };
-        await store.set(keys.reuseKey, entry, reuseUntil - now);
+    try {
+      // The record first, with its reuse entry linked to it, so that no store ever holds a reuse entry
+      // for a token whose record is gone: its reports would be refused and a used token handed out again.
+      // Meanwhile the lease is set to lapse when the token expires unstarted.
+      await Promise.all([
+        store.set(await recordKey(minted.token), record, recordTtlMs(record, now), keys.reuseKey),
+        lease ? leases!.minted(keys.owner, lease, profile.name, minted.expiresAt) : undefined,
+      ]);
+      if (reuse !== false) {
+        const reuseUntil = minted.expiresAt - reuseMarginOf(provider, minted.expiresAt - startedAt);
+        if (reuseUntil > now) {
+          const entry: ReusableToken & { reuseUntil: number } = { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, reuseUntil };
+          await store.set(keys.reuseKey, entry, reuseUntil - now);
+        }
       }
+    } catch (error) {
+      // The token is not handed out (the client gets the store's error), so it holds no session.
+      if (lease) await leases!.release(keys.owner, lease, profile.name, context, "store_failed").catch(() => {});
+      throw error;
     }
     return { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, provider: provider.name, profile: profile.name, cacheHit: false };
   }
