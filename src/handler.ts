@@ -165,6 +165,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
       onStoreError: (options.onStoreError ?? "closed") === "closed" ? "closed" : "memory",
       onStoreFailure: logStoreFailure("token store failed"),
       events: emit,
+      logger,
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
     });

@@ -161,7 +161,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   const flights = new SingleFlight<IssuedToken>();
   const storePolicy = options.onStoreError ?? "closed";
   const leases: SessionLeases | undefined = options.sessions
-    ? sessionLeases({ sessions: options.sessions, store: options.store, onStoreError: storePolicy, onStoreFailure: options.onStoreFailure, emit })
+    ? sessionLeases({ sessions: options.sessions, store: options.store, onStoreError: storePolicy, onStoreFailure: options.onStoreFailure, emit, logger })
     : undefined;
   // Only a shared store needs a lock: in one process, the single-flight above is the whole fleet.
   const fleet = isFlightLockStore(options.store) ? fleetFlight({ locks: withLockFailurePolicy(options.store, storePolicy, options.onStoreFailure), outcomes: store }) : undefined;

@@ -3,10 +3,14 @@
  * memory store, and two issuers with Redis clients of their own on the real Redis, as two servers.
  */
 import { Redis } from "ioredis";
+import { createStorage } from "unstorage";
+import memoryDriver from "unstorage/drivers/memory";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { redisStore } from "../../adapters/redis.ts";
+import { unstorageStore } from "../../adapters/unstorage.ts";
 import { createProfile, createTokenHandler, createTokenIssuer, OptionError, type LifecycleEvent, type TokenHandler } from "../../src/index.ts";
 import { requestKeys } from "../../src/issuer/keys.ts";
+import { memoryCache } from "../../src/store/memory-cache.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "../support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "../support/servers.ts";
@@ -96,6 +100,31 @@ describe("session leases in the handler", () => {
     expect(make({ sessions: { maxPerUser: 1.5 } })).toThrow(/sessions\.maxPerUser/);
     expect(make({ sessions: 2 })).toThrow(/sessions: must be \{ maxPerUser \}/);
     expect(make({ sessions: { maxPerUser: 1 }, issuer: createTokenIssuer() })).toThrow(/sessions: belongs to the issuer/);
+  });
+});
+
+describe("leases on a store that cannot hold them", () => {
+  const leaseLines = (lines: string[]) => lines.filter((line) => /session leases are held in this process's memory/.test(line));
+  const handlerWith = (store: object | undefined) => {
+    const logger = capturingLogger();
+    createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY }), authenticate, personas: PERSONAS, logger, sessions: { maxPerUser: 2 }, ...(store ? { store } : {}) } as Parameters<typeof createTokenHandler>[0]);
+    return logger.lines;
+  };
+
+  it("say once, through the handler's logger, when the handler is made, that leases stay in each process", () => {
+    const onMemoryDriver = unstorageStore({ storage: createStorage({ driver: memoryDriver() }), onWarning: () => {} });
+    for (const store of [onMemoryDriver, memoryCache()]) {
+      const lines = leaseLines(handlerWith(store));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", maxPerUser: 2 });
+    }
+  });
+
+  it("say nothing when the store holds them, or when there is no store and one process is the whole fleet", () => {
+    const client = new Redis(REDIS_URL, { lazyConnect: true });
+    clients.push(client);
+    expect(leaseLines(handlerWith(redisStore({ client, prefix: `${runPrefix}-quiet` })))).toEqual([]);
+    expect(leaseLines(handlerWith(undefined))).toEqual([]);
   });
 });
 
