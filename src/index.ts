@@ -16,6 +16,7 @@ export { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions, type Issu
 export {
   defineProvider,
   defaultReuseMargin,
+  providerIdentity,
   parseConfig,
   tokenUseOf,
   type Provider,

@@ -1,8 +1,8 @@
 import { fingerprint, shortTag, userDigest } from "../canonical.ts";
-import { TollgateError } from "../errors.ts";
+import { OptionError, TollgateError } from "../errors.ts";
 import { eventEmitter, type EventEmitter, type EventListener, type LifecycleEvent } from "../lifecycle.ts";
 import { consoleLogger, type Logger } from "../log.ts";
-import type { Profile } from "../profiles.ts";
+import { sessionCeiling, type Profile } from "../profiles.ts";
 import { defaultReuseMargin, tokenUseOf, type Provider, type TokenExtra } from "../provider.ts";
 import { sessionLeases, type SessionLeases, type SessionOptions } from "../sessions/leases.ts";
 import { isFlightLockStore, type FlightLockStore } from "../sessions/types.ts";
@@ -40,14 +40,16 @@ export interface TokenIssuerOptions extends TelemetryOptions {
   /** Hears of every store failure, before the policy applies (for logs). */
   onStoreFailure?: (error: unknown) => void;
   /**
-   * Hand out a token again while its use allows. `marginMs` overrides each provider's reuse margin
-   * (by default the smaller of 10 minutes and a sixth of the token's lifetime). `false` mints a
-   * fresh token for every request.
+   * Hand out a token again while its use allows. `marginMs` (0 or more) overrides each provider's
+   * reuse margin (by default the smaller of 10 minutes and a sixth of the token's lifetime). `false`
+   * mints a fresh token for every request. Tokens are keyed by provider instance, config, session
+   * ceiling, user and browser tab.
    */
   reuse?: { marginMs?: number } | false;
   /**
-   * The longest session, in seconds, for profiles that set none: a token's record is kept this
-   * long past its expiry, so that a session which outlives its token can still be ended. Default an hour.
+   * The longest session, in seconds, for profiles that set none: sent to providers that can enforce
+   * it, and a token's record is kept this long past its expiry, so that a session which outlives
+   * its token can still be ended. Default an hour.
    */
   maxSessionSeconds?: number;
   /**
@@ -149,11 +151,23 @@ function withLockFailurePolicy(locks: FlightLockStore, policy: CacheFailurePolic
   };
 }
 
+/** The `reuse` option, checked: a margin that is negative or not finite would let a reuse entry outlive its record. */
+function checkedReuse(reuse: TokenIssuerOptions["reuse"]): { marginMs?: number } | false {
+  if (reuse === undefined) return {};
+  if (reuse === false) return false;
+  if (typeof reuse !== "object" || reuse === null) throw new OptionError("reuse", "must be { marginMs? } or false");
+  const { marginMs } = reuse;
+  if (marginMs !== undefined && (typeof marginMs !== "number" || !Number.isFinite(marginMs) || marginMs < 0)) {
+    throw new OptionError("reuse.marginMs", "must be a number of ms, 0 or more");
+  }
+  return reuse;
+}
+
 export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer {
   // The embedded cache cannot fail, so it needs no failure policy around it.
   const store = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : memoryCache();
-  const reuse = options.reuse ?? {};
-  const defaultMaxSessionMs = (options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS) * 1000;
+  const reuse = checkedReuse(options.reuse);
+  const defaultMaxSessionSeconds = sessionCeiling("maxSessionSeconds", options.maxSessionSeconds) ?? DEFAULT_MAX_SESSION_SECONDS;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
   const logger = options.logger ?? consoleLogger;
   const tracer = tollgateTracer(options.tracerProvider);
@@ -250,10 +264,13 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     const provider = profile.provider;
     // Before the upstream call, so that a user over the limit costs none.
     const lease = leases ? await leases.take(keys.owner, profile.name, context) : undefined;
+    // The profile's ceiling, or the issuer's (an hour by default): sent wherever the provider can
+    // enforce it, so that no session runs past the lease that stands for it.
+    const maxSessionSeconds = profile.maxSessionSeconds ?? defaultMaxSessionSeconds;
     const startedAt = Date.now();
     let minted: Awaited<ReturnType<Minter>>;
     try {
-      minted = await minterOf(provider)(profile.config, { signal, user: { id: request.userId }, maxSessionSeconds: profile.maxSessionSeconds }, context);
+      minted = await minterOf(provider)(profile.config, { signal, user: { id: request.userId }, maxSessionSeconds }, context);
     } catch (error) {
       if (lease) await leases!.release(keys.owner, lease, profile.name, context, "mint_failed").catch(() => {});
       throw error;
@@ -269,7 +286,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       profile: profile.name,
       tokenUse,
       expiresAt: minted.expiresAt,
-      maxSessionMs: profile.maxSessionSeconds !== undefined ? profile.maxSessionSeconds * 1000 : defaultMaxSessionMs,
+      maxSessionMs: maxSessionSeconds * 1000,
       mintedBy: activeSpanReference(),
       ...(lease ? { lease } : {}),
     };
