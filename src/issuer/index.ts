@@ -19,6 +19,7 @@ import { recordKey, requestKeys, type RequestKeys } from "./keys.ts";
 import { recordTtlMs, type ReusableToken, type TokenRecord } from "./records.ts";
 import { SingleFlight } from "./single-flight.ts";
 import { minterFor, type Minter } from "./upstream.ts";
+import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, maxTokenBytes } from "../wire.ts";
 
 /**
  * The issuer: given a profile and a user, a token. No HTTP here, so server actions and RPC can use
@@ -64,6 +65,12 @@ export interface TokenIssuerOptions extends TelemetryOptions {
   events?: EventEmitter;
   /** Where the issuer says what it cannot do as asked (the handler passes its own). Default: JSON lines on the console. */
   logger?: Logger;
+  /**
+   * The largest usage report, in bytes, that the route taking this issuer's reports reads (the
+   * handler passes its `maxBodyBytes`): a token whose reports would not fit is an invalid upstream
+   * answer (502). Default 16 KiB, the handler's default.
+   */
+  maxReportBytes?: number;
 }
 
 export interface IssueRequest {
@@ -170,6 +177,9 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   const defaultMaxSessionSeconds = sessionCeiling("maxSessionSeconds", options.maxSessionSeconds) ?? DEFAULT_MAX_SESSION_SECONDS;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
   const logger = options.logger ?? consoleLogger;
+  const maxReportBytes = options.maxReportBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isInteger(maxReportBytes) || maxReportBytes < MIN_BODY_BYTES) throw new OptionError("maxReportBytes", `must be a whole number of bytes, at least ${MIN_BODY_BYTES}`);
+  const tokenBytes = maxTokenBytes(maxReportBytes);
   const tracer = tollgateTracer(options.tracerProvider);
   const minters = new WeakMap<Provider<unknown, unknown>, Minter>();
   const flights = new SingleFlight<IssuedToken>();
@@ -185,7 +195,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   function minterOf(provider: Provider<unknown, unknown>): Minter {
     let minter = minters.get(provider);
     if (!minter) {
-      minter = minterFor(provider, tracer, emit);
+      minter = minterFor(provider, tracer, emit, tokenBytes);
       minters.set(provider, minter);
     }
     return minter;
