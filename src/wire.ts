@@ -61,7 +61,7 @@ const ReportedToken = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_C
 export const UsageReportBody = v.strictObject({
   token: v.optional(ReportedToken),
   sessionToken: v.optional(ReportedToken),
-  event: v.picklist(["started", "ended", "failed"], "must be started, ended or failed"),
+  event: v.picklist(["started", "ended", "failed", "discarded"], "must be started, ended, failed or discarded"),
   durationMs: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
   sessionId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
   reason: v.optional(v.pipe(v.string(), v.maxLength(256))),
@@ -76,7 +76,8 @@ export interface TokenRequest {
 
 export interface UsageReport {
   token: string;
-  event: "started" | "ended" | "failed";
+  /** `discarded`: the client let the token go without starting a session. */
+  event: "started" | "ended" | "failed" | "discarded";
   durationMs?: number;
   sessionId?: string;
   reason?: string;

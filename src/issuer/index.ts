@@ -102,7 +102,8 @@ export interface IssuedToken {
 export interface UsageReport {
   token: string;
   userId: string;
-  event: "started" | "ended" | "failed";
+  /** `discarded`: the client let the token go without starting a session (a prefetched token it refreshed). */
+  event: "started" | "ended" | "failed" | "discarded";
   durationMs?: number;
   /** The provider's id of the session, as its client saw it. */
   sessionId?: string;
@@ -354,20 +355,38 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       next.failed = true;
       changes.push(() => emit("session_failed", fields));
     }
+    // The client let the token go unused (a prefetched token it refreshed): once, and only before anything else.
+    if (report.event === "discarded" && !record.started && !record.ended && !record.failed && !record.discarded) {
+      next.discarded = true;
+      changes.push(() => emit("discarded", fields));
+    }
     if (changes.length === 0) return;
 
-    // A single-use token that started, and any token that failed, is never handed out again; nor,
-    // with leases, a token whose session ended: handed out again, it would hold no lease.
-    const endsLease = record.lease !== undefined && ((next.ended && !record.ended) || (next.failed && !record.failed));
-    const evictFor = next.failed && !record.failed ? "failed" : next.started && !record.started && record.tokenUse === "single-use" ? "started" : endsLease ? "ended" : undefined;
+    // A discarded token left the cache and gave its lease back then: a start reported after it is
+    // counted, but holds no lease and has no entry to evict.
+    const holdsLease = record.lease !== undefined && !record.discarded;
+    // A single-use token that started, and any token that failed or was discarded, is never handed
+    // out again; nor, with leases, a token whose session ended: handed out again, it would hold no lease.
+    const endsLease = holdsLease && ((next.ended && !record.ended) || (next.failed && !record.failed) || (next.discarded && !record.discarded));
+    const evictFor = record.discarded
+      ? undefined
+      : next.discarded
+        ? "discarded"
+        : next.failed && !record.failed
+          ? "failed"
+          : next.started && !record.started && record.tokenUse === "single-use"
+            ? "started"
+            : endsLease
+              ? "ended"
+              : undefined;
     if (evictFor) await store.delete(record.reuseKey);
     await store.set(key, next, recordTtlMs(next, Date.now()), record.reuseKey);
     if (evictFor) emit("evicted", fields, { reason: evictFor });
     for (const change of changes) change();
-    if (leases && record.lease !== undefined) {
+    if (leases && holdsLease) {
       // A session that started may run for its maximum length from now; an end frees its slot at once.
-      if (endsLease) await leases.release(record.owner, record.lease, record.profile, fields, next.failed ? "failed" : "ended");
-      else if (next.started && !record.started) await leases.started(record.owner, record.lease, record.profile, record.maxSessionMs, fields);
+      if (endsLease) await leases.release(record.owner, record.lease!, record.profile, fields, next.discarded ? "discarded" : next.failed ? "failed" : "ended");
+      else if (next.started && !record.started) await leases.started(record.owner, record.lease!, record.profile, record.maxSessionMs, fields);
     }
   }
 
