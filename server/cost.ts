@@ -1,4 +1,4 @@
-import { parseConfig, tokenUseOf, type TokenUse } from "../src/index.ts";
+import { DEFAULT_MAX_SESSION_SECONDS, parseConfig, tokenUseOf, type TokenUse } from "../src/index.ts";
 import type { ServerProfileSpec } from "./profiles.ts";
 
 /**
@@ -13,8 +13,8 @@ export interface ProfileCost {
   enforced: boolean;
   /**
    * The longest session the provider is told to allow, in seconds: the profile's ceiling under the
-   * server's, never under the provider's floor (AssemblyAI takes no less than 60 s). Undefined
-   * when neither sets a ceiling, or when the provider does not enforce one.
+   * server's (an hour when neither sets one), never under the provider's floor (AssemblyAI takes no
+   * less than 60 s). Undefined when the provider does not enforce one.
    */
   sessionSeconds: number | undefined;
   tokenUse: TokenUse;
@@ -33,8 +33,8 @@ export function profileCosts(profiles: Record<string, ServerProfileSpec>, server
   return Object.entries(profiles).map(([name, { provider, config: input, maxSessionSeconds }]) => {
     const config = parseConfig(provider, input);
     const enforcement = provider.enforcesSessionCeiling?.(config) ?? false;
-    const ceiling = maxSessionSeconds === undefined ? serverCeiling : serverCeiling === undefined ? maxSessionSeconds : Math.min(maxSessionSeconds, serverCeiling);
-    const sessionSeconds = enforcement && ceiling !== undefined ? Math.max(ceiling, enforcement.minSeconds) : undefined;
+    const ceiling = Math.min(maxSessionSeconds ?? Infinity, serverCeiling ?? DEFAULT_MAX_SESSION_SECONDS);
+    const sessionSeconds = enforcement ? Math.max(ceiling, enforcement.minSeconds) : undefined;
     return { name, enforced: enforcement !== false, sessionSeconds, tokenUse: tokenUseOf(provider, config) };
   });
 }
@@ -54,12 +54,8 @@ export function worstCaseLines(worst: WorstCase): string[] {
 
   if (enforced.length > 0) {
     const at = `worst case per user at ${names(enforced)} (their providers end each session at the ceiling)`;
-    if (enforced.some((profile) => profile.sessionSeconds === undefined)) {
-      lines.push(`${at}: ${tokens}, each as long as its provider allows (set TOLLGATE_MAX_SESSION_SECONDS to cap it)${concurrent}`);
-    } else {
-      const longest = Math.max(...enforced.map((profile) => profile.sessionSeconds!));
-      lines.push(`${at}: ${tokens} x ${formatDuration(longest)} sessions = ${formatDuration(worst.tokensPerWindow * longest)} of sessions per ${window}${concurrent}`);
-    }
+    const longest = Math.max(...enforced.map((profile) => profile.sessionSeconds!));
+    lines.push(`${at}: ${tokens} x ${formatDuration(longest)} sessions = ${formatDuration(worst.tokensPerWindow * longest)} of sessions per ${window}${concurrent}`);
   }
   if (others.length > 0) {
     const single = others.filter((profile) => profile.tokenUse === "single-use");

@@ -18,7 +18,7 @@ import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
 import { routeTracer } from "./telemetry/route-span.ts";
 import { tollgateTracer, type TelemetryOptions } from "./telemetry/scope.ts";
-import { readTokenRequest, readUsageReport } from "./wire.ts";
+import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, readTokenRequest, readUsageReport } from "./wire.ts";
 
 /**
  * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
@@ -65,7 +65,11 @@ export interface TokenHandlerOptions<
   allowClientConfig?: boolean;
   /** The longest session, in seconds, for every profile; sent to providers that can enforce it. */
   maxSessionSeconds?: number;
-  /** Largest request body read, in bytes. Default 16 KiB. */
+  /**
+   * Largest request body read, in bytes, at least 1024. Default 16 KiB. A token whose usage reports
+   * would not fit is refused as an invalid upstream answer (502); an `issuer` given here takes the
+   * same cap as its own `maxReportBytes`.
+   */
   maxBodyBytes?: number;
   /** Where cached tokens and their records live. Default: a bounded in-memory store. */
   store?: TokenIssuerOptions["store"];
@@ -135,8 +139,6 @@ export type TokenHandler = ((request: Request) => Promise<Response>) & {
   readonly profileNames: readonly string[] | undefined;
 };
 
-const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
-
 export function createTokenHandler<U extends User, P extends Record<string, Provider<any, any> | string> = Record<string, Provider<any, any> | string>, Short extends Provider<any, any> = Provider<any, any>>(
   options: TokenHandlerOptions<U, P, Short>,
 ): TokenHandler {
@@ -144,7 +146,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   checkHandlerOptions(options as unknown as Record<string, unknown>);
   if (options.authorize !== undefined && typeof options.authorize !== "function") throw new OptionError("authorize", "must be a function");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 64) throw new OptionError("maxBodyBytes", "must be a whole number of bytes, at least 64");
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < MIN_BODY_BYTES) throw new OptionError("maxBodyBytes", `must be a whole number of bytes, at least ${MIN_BODY_BYTES}, room for a usage report and its token`);
 
   const profiles = profilesFrom<U>(options as Parameters<typeof profilesFrom<U>>[0]);
   const sessions = options.sessions === undefined ? undefined : checkSessionOptions(options.sessions);
@@ -165,6 +167,8 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
       onStoreError: (options.onStoreError ?? "closed") === "closed" ? "closed" : "memory",
       onStoreFailure: logStoreFailure("token store failed"),
       events: emit,
+      logger,
+      maxReportBytes: maxBodyBytes,
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
     });

@@ -15,7 +15,9 @@ export { createProfile, CLIENT_CONFIG_PROFILE, type Profile, type ProfileSpec, t
 export { createTokenIssuer, type TokenIssuer, type TokenIssuerOptions, type IssueRequest, type IssuedToken, type UsageReport, type TokenInspection } from "./issuer/index.ts";
 export {
   defineProvider,
+  DEFAULT_MAX_SESSION_SECONDS,
   defaultReuseMargin,
+  providerIdentity,
   parseConfig,
   tokenUseOf,
   type Provider,

@@ -6,9 +6,10 @@
  *             -> retried* -> minted -> issued
  *             -> started (the client started its session) -> ended (with the session's duration)
  *                | session_failed (the provider refused the token when the session started)
- *   failed when a request ends without a token; evicted when a cached token is started, failed or
- *   near its expiry. A lease is released (`lease_released`) when its mint fails or its session
- *   ends or fails, and lapses (`lease_lapsed`) when its token expired unstarted or its session
+ *                | discarded (the client let the token go without starting a session)
+ *   failed when a request ends without a token; evicted when a cached token is started, failed,
+ *   discarded or near its expiry. A lease is released (`lease_released`) when its mint fails, its
+ *   token is discarded, or its session ends or fails, and lapses (`lease_lapsed`) when its token expired unstarted or its session
  *   passed the maximum length. `flight_waited`: a request waited for another server's mint.
  */
 export const LIFECYCLE_EVENTS = [
@@ -26,6 +27,7 @@ export const LIFECYCLE_EVENTS = [
   "started",
   "ended",
   "session_failed",
+  "discarded",
   "evicted",
   "failed",
   "lease_released",
@@ -62,7 +64,10 @@ export interface LifecycleEvent {
   durationMs?: number;
   /** Whether the token came from the reuse cache (`issued`). */
   cacheHit?: boolean;
-  /** Why a token left the cache (`evicted`: `started`, `failed`, `ended`) or a lease ended (`lease_released`: `ended`, `failed`, `mint_failed`). */
+  /**
+   * Why a token left the cache (`evicted`: `started`, `failed`, `ended`, `discarded`) or a lease
+   * ended (`lease_released`: `ended`, `failed`, `discarded`, `mint_failed`, `store_failed`).
+   */
   reason?: string;
   /** The limit that refused the request (`rate_limited`). */
   limit?: string;

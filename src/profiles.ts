@@ -17,9 +17,11 @@ export interface Profile<Config = unknown> {
   /** As the provider's schema gave it back: what `mint` is called with. */
   readonly config: Config;
   /**
-   * The digest of the config's canonical JSON, which stands for the config in the reuse key (two
-   * profiles with one config share tokens). Worked out once, when the profile is made: a config
-   * can be long (a persona's system prompt), and a cache hit should not hash it again.
+   * The digest of the canonical JSON of the config and the profile's session ceiling, which stand
+   * for what a token was minted for in the reuse key: two profiles with one config and one ceiling
+   * share tokens, and a profile capped shorter never gets a token minted without its cap. Worked
+   * out once, when the profile is made: a config can be long (a persona's system prompt), and a
+   * cache hit should not hash it again.
    */
   readonly configDigest: Promise<string>;
   /** The longest session this profile allows, in seconds, when the app set one. */
@@ -50,33 +52,29 @@ export function createProfile<P extends Provider<any, any>>(name: string, provid
     throw new OptionError(option, `${JSON.stringify(name)} can never be requested: a profile name is 1-64 letters, digits, '_', '.' or '-'`);
   }
   if (typeof provider?.mint !== "function" || typeof provider.name !== "string") throw new OptionError(`${option}: provider`, "must be a provider, such as anam({ apiKey })");
+  const maxSessionSeconds = sessionCeiling(`${option}: maxSessionSeconds`, options.maxSessionSeconds);
   let checked: unknown;
   let configDigest: Promise<string>;
   try {
     checked = parseConfig(provider, config);
-    configDigest = digestOfConfig(checked);
+    configDigest = digestOfConfig(checked, maxSessionSeconds);
   } catch (error) {
     if (error instanceof ValidationError) throw new OptionError(`${option}: config`, error.detail);
     throw error;
   }
-  return {
-    name,
-    provider,
-    config: checked,
-    configDigest,
-    maxSessionSeconds: sessionCeiling(`${option}: maxSessionSeconds`, options.maxSessionSeconds),
-  };
+  return { name, provider, config: checked, configDigest, maxSessionSeconds };
 }
 
 /**
- * The digest of a checked config's canonical JSON. The JSON is written now, so that a config that
- * has none (a lone surrogate in a prompt, a BigInt) is a ValidationError here, where its source is
+ * The digest of the canonical JSON of a checked config and its session ceiling (null: the issuer's
+ * default, the same for every such profile). The JSON is written now, so that a config that has
+ * none (a lone surrogate in a prompt, a BigInt) is a ValidationError here, where its source is
  * known, rather than a rejected promise that no request has awaited yet.
  */
-function digestOfConfig(config: unknown): Promise<string> {
+function digestOfConfig(config: unknown, maxSessionSeconds: number | undefined): Promise<string> {
   let canonical: string;
   try {
-    canonical = canonicalJson(config);
+    canonical = canonicalJson({ config, maxSessionSeconds: maxSessionSeconds ?? null });
   } catch (error) {
     throw new ValidationError(`has no JSON form: ${(error as Error).message}`);
   }
@@ -148,7 +146,7 @@ export function profilesFrom<U extends User>(options: ProfileOptions<U>): Profil
     const provider = options.provider!;
     try {
       const checked = parseConfig(provider, config);
-      return { name: CLIENT_CONFIG_PROFILE, provider, config: checked, configDigest: digestOfConfig(checked), maxSessionSeconds: ceiling };
+      return { name: CLIENT_CONFIG_PROFILE, provider, config: checked, configDigest: digestOfConfig(checked, ceiling), maxSessionSeconds: ceiling };
     } catch (error) {
       if (error instanceof ValidationError) throw new ValidationError(`config: ${error.detail}`);
       throw error;

@@ -23,6 +23,9 @@ export interface User {
   id: string;
 }
 
+/** The longest session where neither the app nor the profile sets one: an hour. */
+export const DEFAULT_MAX_SESSION_SECONDS = 3600;
+
 export interface MintContext {
   /** Aborts the attempt: the caller went away, the attempt timed out, or the deadline passed. */
   signal: AbortSignal;
@@ -90,6 +93,12 @@ export interface Provider<Config = unknown, Input = Config> {
   mint(config: Config, context: MintContext): Promise<MintedToken>;
   /** Present for a provider that calls an upstream over HTTP; absent for a local signer. */
   readonly upstream?: Upstream;
+  /**
+   * What tells this instance apart from another of its name (another account, another server), so
+   * that they never share a cached token: never a secret, a key's digest at most (see
+   * `providerIdentity`). A promise where it takes a digest. Default: the upstream's endpoint.
+   */
+  readonly identity?: string | Promise<string>;
   /** Removes secrets (the API key) from text headed for a log. */
   redact(text: string): string;
 }
@@ -125,7 +134,22 @@ export function defineProvider<Config, Input>(definition: Provider<Config, Input
   }
   if (typeof definition.mint !== "function") throw new OptionError(`${where}: mint`, "must be a function");
   if (typeof definition.redact !== "function") throw new OptionError(`${where}: redact`, "must be a function");
+  if (definition.identity !== undefined && typeof definition.identity !== "string" && !(definition.identity instanceof Promise)) {
+    throw new OptionError(`${where}: identity`, "must be a string (or a promise of one) that holds no secret");
+  }
   return Object.freeze({ ...definition });
+}
+
+/**
+ * A provider instance's identity: where its tokens come from (a base URL, a server URL) and the
+ * SHA-256 of the key that pays for them, so that two accounts or servers are told apart while the
+ * identity holds no secret. Worked out once, when the provider is made.
+ */
+export async function providerIdentity(url: string, key: string): Promise<string> {
+  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return `${url} ${hex}`;
 }
 
 /** The token use of `config` under `provider`. */

@@ -11,8 +11,37 @@ import { ValidationError } from "./errors.ts";
 export const PROFILE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** A browser tab's opaque id, kept in its `sessionStorage`: reuse is scoped by it. */
 export const CLIENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
-/** The longest token the usage route takes back; a provider answering a longer one is an upstream error. */
+/** The longest token the usage route takes back, in characters; a provider answering a longer one is an upstream error. */
 export const MAX_TOKEN_CHARS = 8192;
+/** The largest request body either route reads, in bytes, unless the handler's `maxBodyBytes` says otherwise. */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+/** The smallest body cap that leaves room for a usage report and a token of a useful length. */
+export const MIN_BODY_BYTES = 1024;
+
+/**
+ * What a usage report takes besides its token, in UTF-8 bytes as JSON: the longest one the browser
+ * client sends, with the longest event, a duration of a week, and a reason (or session id) of 256
+ * characters, as the client cuts them. Counted at a byte a character: reasons are error names and
+ * messages, and a longer one in another script still has the room a shorter token leaves.
+ */
+const REPORT_FIELDS_BYTES = utf8Length(JSON.stringify({ token: "", event: "discarded", durationMs: 7 * 24 * 3600 * 1000, reason: "r".repeat(256) }));
+
+/**
+ * The longest token, in UTF-8 bytes as it is written in a report's JSON, whose reports a usage route
+ * reading at most `maxBodyBytes` takes back; never more than MAX_TOKEN_CHARS.
+ */
+export function maxTokenBytes(maxBodyBytes: number): number {
+  return Math.min(MAX_TOKEN_CHARS, maxBodyBytes - REPORT_FIELDS_BYTES);
+}
+
+/** What `token` takes in a report's body, in UTF-8 bytes: its JSON string without the quotes (counted with the other fields). */
+export function reportedTokenBytes(token: string): number {
+  return utf8Length(JSON.stringify(token)) - 2;
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
 
 const ProfileName = v.pipe(v.string(), v.regex(PROFILE_NAME, "must be 1-64 letters, digits, '_', '.' or '-'"));
 
@@ -32,7 +61,7 @@ const ReportedToken = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_C
 export const UsageReportBody = v.strictObject({
   token: v.optional(ReportedToken),
   sessionToken: v.optional(ReportedToken),
-  event: v.picklist(["started", "ended", "failed"], "must be started, ended or failed"),
+  event: v.picklist(["started", "ended", "failed", "discarded"], "must be started, ended, failed or discarded"),
   durationMs: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
   sessionId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
   reason: v.optional(v.pipe(v.string(), v.maxLength(256))),
@@ -47,7 +76,8 @@ export interface TokenRequest {
 
 export interface UsageReport {
   token: string;
-  event: "started" | "ended" | "failed";
+  /** `discarded`: the client let the token go without starting a session. */
+  event: "started" | "ended" | "failed" | "discarded";
   durationMs?: number;
   sessionId?: string;
   reason?: string;

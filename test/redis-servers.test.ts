@@ -1,11 +1,13 @@
 /**
  * Two standalone servers (`server/main.ts`, each its own process) sharing the real Redis on
- * 127.0.0.1:6379, on the built-in emulator. Keys carry a prefix of this run's own, removed after.
+ * 127.0.0.1:6379 and one Anam emulator on a loopback port (one account, so they may share its
+ * tokens). Keys carry a prefix of this run's own, removed after.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signUserToken } from "../server/auth.ts";
 import { ConfigError, readConfig } from "../server/config.ts";
+import { TEST_API_KEY, closeAll, startUpstream, type Upstream } from "./support/servers.ts";
 import { standaloneServer, type StandaloneServer } from "./support/standalone.ts";
 import { clearOfWindowEdge } from "./support/windows.ts";
 
@@ -15,10 +17,14 @@ const secret = crypto.getRandomValues(new Uint8Array(32)).reduce((hex, byte) => 
 const redis = new Redis(REDIS_URL, { lazyConnect: true });
 
 const running = new Set<StandaloneServer>();
+let upstream: Upstream;
 
 async function startServer(name: string): Promise<StandaloneServer> {
-  // No ANAM_API_KEY: the built-in emulator mints. One JWT secret, so one user token works on both.
+  // One upstream account for both (each server's built-in emulator would be an account of its
+  // own). One JWT secret, so one user token works on both.
   const server = await standaloneServer(name, {
+    ANAM_API_KEY: TEST_API_KEY,
+    ANAM_BASE_URL: upstream.url,
     TOLLGATE_JWT_SECRET: secret,
     TOLLGATE_STORE: `${REDIS_URL}/0`,
     TOLLGATE_STORE_PREFIX: prefix,
@@ -42,11 +48,13 @@ let b: StandaloneServer;
 
 beforeAll(async () => {
   await redis.connect();
+  upstream = await startUpstream();
   [a, b] = await Promise.all([startServer("server-a"), startServer("server-b")]);
 });
 
 afterAll(async () => {
   await Promise.all([...running].map((server) => server.stop()));
+  await closeAll();
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();

@@ -261,9 +261,9 @@ describe("the worst case per user, in the start-up banner", () => {
     ]);
   });
 
-  it("says when no ceiling is set at all", async () => {
+  it("counts the hour that is sent when no ceiling is set at all", async () => {
     const lines = await costLines({});
-    expect(lines[0]).toBe("tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h, each as long as its provider allows (set TOLLGATE_MAX_SESSION_SECONDS to cap it)");
+    expect(lines[0]).toBe("tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h x 1 h sessions = 10 h of sessions per 1 h");
     expect(lines[1]).toMatch(/^tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit \(not enforced by the provider/);
   });
 });

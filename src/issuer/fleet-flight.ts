@@ -9,6 +9,11 @@ import type { CacheStore } from "../store/types.ts";
  * for its outcome (the token, or the error it ended with), which it leaves in the store under its
  * own id before letting go. The lock lapses by itself, so when its holder dies another server takes
  * over once the TTL has passed; nobody waits past `waitMs`.
+ *
+ * Whoever takes the lock looks at the cache before minting: a request whose cache read missed just
+ * before another server left its token there finds the lock free, and must hand that token out
+ * rather than mint a second one. A holder whose own callers all went away leaves no outcome, so
+ * that the servers waiting on it take over rather than share an abort that was not theirs.
  */
 
 export interface FleetFlightOptions {
@@ -26,10 +31,13 @@ export interface FleetFlightRun<T> {
   /** The longest a waiter waits, takeovers included; then 504. */
   waitMs: number;
   mint: () => Promise<T>;
-  /** Looked at before a takeover: a holder that finished may have left its token where reuse finds it. */
+  /** Looked at once the lock is taken: a holder that finished may have left its token where reuse finds it. */
   recheck: () => Promise<T | undefined>;
   /** Told how long this process waited, when it waited for another's mint. */
   onWaited?: (waitedMs: number) => void;
+  /** Told when this process held the lock past its TTL, so that another server may have minted too. */
+  onLockOutlived?: (heldMs: number) => void;
+  /** The holder's own: aborted when every caller in this process went away. */
   signal: AbortSignal;
 }
 
@@ -53,15 +61,22 @@ export function fleetFlight(options: FleetFlightOptions) {
     for (;;) {
       const lock = await locks.acquireLock(lockKey, me, run.lockTtlMs);
       if (lock.taken) {
+        const lockedAt = Date.now();
         try {
-          if (lastHolder !== undefined) {
-            const settled = (await outcomeOf<T>(lastHolder)) ?? (await run.recheck().then((found) => (found === undefined ? undefined : { ok: found })));
-            if (settled) return settle(run, startedAt, settled);
+          // The last holder's outcome first (it may be an error, which the cache never holds), then the cache.
+          const outcome = lastHolder === undefined ? undefined : await outcomeOf<T>(lastHolder);
+          if (outcome) return settle(run, startedAt, outcome);
+          const found = await run.recheck();
+          if (found !== undefined) {
+            if (lastHolder !== undefined) run.onWaited?.(Date.now() - startedAt);
+            return found;
           }
           const minted = await holdAndMint(run, me);
           if (lastHolder !== undefined) run.onWaited?.(Date.now() - startedAt);
           return minted;
         } finally {
+          const heldMs = Date.now() - lockedAt;
+          if (heldMs > run.lockTtlMs) run.onLockOutlived?.(heldMs);
           await locks.releaseLock(lockKey, me).catch(() => {});
         }
       }
@@ -84,6 +99,9 @@ export function fleetFlight(options: FleetFlightOptions) {
     try {
       outcome = { ok: await run.mint() };
     } catch (error) {
+      // Aborted because every caller here went away: not an outcome for anyone else. Without one,
+      // the waiters find the lock free and take over.
+      if (run.signal.aborted) throw error;
       const known = error instanceof TollgateError ? error : new TollgateError("internal", { cause: error });
       outcome = { error: { code: known.code, detail: known.detail, ...(known.retryAfter !== undefined ? { retryAfter: known.retryAfter } : {}) } };
       await leave(me, outcome);

@@ -1,8 +1,9 @@
 import { fingerprint, shortTag, userDigest } from "../canonical.ts";
-import { TollgateError } from "../errors.ts";
+import { OptionError, TollgateError } from "../errors.ts";
 import { eventEmitter, type EventEmitter, type EventListener, type LifecycleEvent } from "../lifecycle.ts";
-import type { Profile } from "../profiles.ts";
-import { defaultReuseMargin, tokenUseOf, type Provider, type TokenExtra } from "../provider.ts";
+import { consoleLogger, type Logger } from "../log.ts";
+import { sessionCeiling, type Profile } from "../profiles.ts";
+import { DEFAULT_MAX_SESSION_SECONDS, defaultReuseMargin, tokenUseOf, type Provider, type TokenExtra } from "../provider.ts";
 import { sessionLeases, type SessionLeases, type SessionOptions } from "../sessions/leases.ts";
 import { isFlightLockStore, type FlightLockStore } from "../sessions/types.ts";
 import { getDependent } from "../store/dependent.ts";
@@ -19,6 +20,7 @@ import { recordKey, requestKeys, type RequestKeys } from "./keys.ts";
 import { recordTtlMs, type ReusableToken, type TokenRecord } from "./records.ts";
 import { SingleFlight } from "./single-flight.ts";
 import { minterFor, type Minter } from "./upstream.ts";
+import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, maxTokenBytes } from "../wire.ts";
 
 /**
  * The issuer: given a profile and a user, a token. No HTTP here, so server actions and RPC can use
@@ -40,14 +42,16 @@ export interface TokenIssuerOptions extends TelemetryOptions {
   /** Hears of every store failure, before the policy applies (for logs). */
   onStoreFailure?: (error: unknown) => void;
   /**
-   * Hand out a token again while its use allows. `marginMs` overrides each provider's reuse margin
-   * (by default the smaller of 10 minutes and a sixth of the token's lifetime). `false` mints a
-   * fresh token for every request.
+   * Hand out a token again while its use allows. `marginMs` (0 or more) overrides each provider's
+   * reuse margin (by default the smaller of 10 minutes and a sixth of the token's lifetime). `false`
+   * mints a fresh token for every request. Tokens are keyed by provider instance, config, session
+   * ceiling, user and browser tab.
    */
   reuse?: { marginMs?: number } | false;
   /**
-   * The longest session, in seconds, for profiles that set none: a token's record is kept this
-   * long past its expiry, so that a session which outlives its token can still be ended. Default an hour.
+   * The longest session, in seconds, for profiles that set none: sent to providers that can enforce
+   * it, and a token's record is kept this long past its expiry, so that a session which outlives
+   * its token can still be ended. Default an hour.
    */
   maxSessionSeconds?: number;
   /**
@@ -60,6 +64,14 @@ export interface TokenIssuerOptions extends TelemetryOptions {
   onEvent?: EventListener;
   /** The emitter to use, so that a handler and its issuer emit through one. Default: the issuer's own. */
   events?: EventEmitter;
+  /** Where the issuer says what it cannot do as asked (the handler passes its own). Default: JSON lines on the console. */
+  logger?: Logger;
+  /**
+   * The largest usage report, in bytes, that the route taking this issuer's reports reads (the
+   * handler passes its `maxBodyBytes`): a token whose reports would not fit is an invalid upstream
+   * answer (502). Default 16 KiB, the handler's default.
+   */
+  maxReportBytes?: number;
 }
 
 export interface IssueRequest {
@@ -91,7 +103,8 @@ export interface IssuedToken {
 export interface UsageReport {
   token: string;
   userId: string;
-  event: "started" | "ended" | "failed";
+  /** `discarded`: the client let the token go without starting a session (a prefetched token it refreshed). */
+  event: "started" | "ended" | "failed" | "discarded";
   durationMs?: number;
   /** The provider's id of the session, as its client saw it. */
   sessionId?: string;
@@ -119,9 +132,16 @@ export interface TokenIssuer {
 /** A reuse entry: the token, until when it may be handed out, and the key of its record. */
 type CachedToken = ReusableToken & { reuseUntil: number; dependsOn: string };
 
-const DEFAULT_MAX_SESSION_SECONDS = 3600;
-/** A fleet lock outlives the upstream call's deadline by this much, so its holder keeps it while it still works. */
-const LOCK_MARGIN_MS = 3_000;
+/**
+ * A fleet lock outlives the upstream call's deadline by this much, so that its holder keeps it
+ * through the store writes that follow the mint: the record (with the lease beside it), the reuse
+ * entry and the outcome, three round trips in a row. On a healthy store each takes a millisecond or
+ * so; three seconds is room for a store a thousand times slower, and for a write that hits
+ * redisStore's own command timeout (two seconds) to fail and be reported within it. A waiter waits
+ * no longer either: a holder that does not answer within its TTL is treated as gone. A holder held
+ * up past the TTL says so in the log, since another server may then mint for the same key.
+ */
+const STORE_WRITES_MS = 3_000;
 
 /**
  * A lock store's failures answer as the cache's do: 503 when `closed`; when `memory`, the lock
@@ -142,19 +162,35 @@ function withLockFailurePolicy(locks: FlightLockStore, policy: CacheFailurePolic
   };
 }
 
+/** The `reuse` option, checked: a margin that is negative or not finite would let a reuse entry outlive its record. */
+function checkedReuse(reuse: TokenIssuerOptions["reuse"]): { marginMs?: number } | false {
+  if (reuse === undefined) return {};
+  if (reuse === false) return false;
+  if (typeof reuse !== "object" || reuse === null) throw new OptionError("reuse", "must be { marginMs? } or false");
+  const { marginMs } = reuse;
+  if (marginMs !== undefined && (typeof marginMs !== "number" || !Number.isFinite(marginMs) || marginMs < 0)) {
+    throw new OptionError("reuse.marginMs", "must be a number of ms, 0 or more");
+  }
+  return reuse;
+}
+
 export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer {
   // The embedded cache cannot fail, so it needs no failure policy around it.
   const failingOver = options.store ? withFailurePolicy(options.store, options.onStoreError ?? "closed", options.onStoreFailure) : undefined;
   const store: CacheStore = failingOver ?? memoryCache();
-  const reuse = options.reuse ?? {};
-  const defaultMaxSessionMs = (options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS) * 1000;
+  const reuse = checkedReuse(options.reuse);
+  const defaultMaxSessionSeconds = sessionCeiling("maxSessionSeconds", options.maxSessionSeconds) ?? DEFAULT_MAX_SESSION_SECONDS;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
+  const logger = options.logger ?? consoleLogger;
+  const maxReportBytes = options.maxReportBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isInteger(maxReportBytes) || maxReportBytes < MIN_BODY_BYTES) throw new OptionError("maxReportBytes", `must be a whole number of bytes, at least ${MIN_BODY_BYTES}`);
+  const tokenBytes = maxTokenBytes(maxReportBytes);
   const tracer = tollgateTracer(options.tracerProvider);
   const minters = new WeakMap<Provider<unknown, unknown>, Minter>();
   const flights = new SingleFlight<IssuedToken>();
   const storePolicy = options.onStoreError ?? "closed";
   const leases: SessionLeases | undefined = options.sessions
-    ? sessionLeases({ sessions: options.sessions, store: options.store, onStoreError: storePolicy, onStoreFailure: options.onStoreFailure, emit })
+    ? sessionLeases({ sessions: options.sessions, store: options.store, onStoreError: storePolicy, onStoreFailure: options.onStoreFailure, emit, logger })
     : undefined;
   // Only a shared store needs a lock: in one process, the single-flight above is the whole fleet.
   const fleet = isFlightLockStore(options.store) ? fleetFlight({ locks: withLockFailurePolicy(options.store, storePolicy, options.onStoreFailure), outcomes: store }) : undefined;
@@ -164,7 +200,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   function minterOf(provider: Provider<unknown, unknown>): Minter {
     let minter = minters.get(provider);
     if (!minter) {
-      minter = minterFor(provider, tracer, emit);
+      minter = minterFor(provider, tracer, emit, tokenBytes);
       minters.set(provider, minter);
     }
     return minter;
@@ -208,21 +244,36 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   }
 
   /** This process's one mint for the key, made by whichever server of the fleet takes the key's lock. */
-  function mintOnce(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
+  async function mintOnce(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
     const upstream = request.profile.provider.upstream;
     // A local signer makes no upstream call, so there is nothing to save by waiting for another server.
-    if (!fleet || !upstream) return mintAndRemember(request, keys, context, signal);
-    const lockTtlMs = upstream.retry.deadlineMs + LOCK_MARGIN_MS;
+    if (!fleet || !upstream) return (await cachedNow(request, keys, context)) ?? mintAndRemember(request, keys, context, signal);
+    const lockTtlMs = upstream.retry.deadlineMs + STORE_WRITES_MS;
     return fleet({
       key: keys.reuseKey,
       lockTtlMs,
-      // Long enough for one takeover after a holder died, and the mint of the server that takes over.
-      waitMs: 2 * lockTtlMs,
+      // As long as the holder's lock: a holder that has not answered by then is gone, and the
+      // client's own retry comes back to a free lock.
+      waitMs: lockTtlMs,
       mint: () => mintAndRemember(request, keys, context, signal),
-      recheck: async () => (reuse === false ? undefined : cachedAnswer(await getDependent(store, keys.reuseKey), request.profile)),
+      recheck: () => cachedNow(request, keys, context),
       onWaited: (waitedMs) => emit("flight_waited", context, { durationMs: waitedMs }),
+      onLockOutlived: (heldMs) =>
+        logger.warn({ provider: context.provider, profile: context.profile, heldMs, lockTtlMs }, "a mint and its store writes held the fleet lock past its ttl; another server may have minted for the same key"),
       signal,
     });
+  }
+
+  /**
+   * The cache looked at again just before a mint: the request's own read may have missed just
+   * before another request's mint left its token there, and that token is the answer (with leases,
+   * a second mint would also be refused for the lease the first one holds).
+   */
+  async function cachedNow(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>): Promise<IssuedToken | undefined> {
+    if (reuse === false) return undefined;
+    const hit = cachedAnswer(await getDependent<CachedToken>(store, keys.reuseKey), request.profile);
+    if (hit && emit.heard()) emit("cache_hit", context, { token: await fingerprint(hit.token) });
+    return hit;
   }
 
   async function mintAndRemember(request: IssueRequest, keys: RequestKeys, context: Partial<LifecycleEvent>, signal: AbortSignal): Promise<IssuedToken> {
@@ -230,10 +281,13 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     const provider = profile.provider;
     // Before the upstream call, so that a user over the limit costs none.
     const lease = leases ? await leases.take(keys.owner, profile.name, context) : undefined;
+    // The profile's ceiling, or the issuer's (an hour by default): sent wherever the provider can
+    // enforce it, so that no session runs past the lease that stands for it.
+    const maxSessionSeconds = profile.maxSessionSeconds ?? defaultMaxSessionSeconds;
     const startedAt = Date.now();
     let minted: Awaited<ReturnType<Minter>>;
     try {
-      minted = await minterOf(provider)(profile.config, { signal, user: { id: request.userId }, maxSessionSeconds: profile.maxSessionSeconds }, context);
+      minted = await minterOf(provider)(profile.config, { signal, user: { id: request.userId }, maxSessionSeconds }, context);
     } catch (error) {
       if (lease) await leases!.release(keys.owner, lease, profile.name, context, "mint_failed").catch(() => {});
       throw error;
@@ -249,24 +303,30 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       profile: profile.name,
       tokenUse,
       expiresAt: minted.expiresAt,
-      maxSessionMs: profile.maxSessionSeconds !== undefined ? profile.maxSessionSeconds * 1000 : defaultMaxSessionMs,
+      maxSessionMs: maxSessionSeconds * 1000,
       mintedBy: activeSpanReference(),
       ...(lease ? { lease } : {}),
     };
-    // The record first, so that the reuse entry, which is a hit only while its record is there, is
-    // never read before it; linked to the reuse entry, so that a bounded store drops the two together.
-    // Meanwhile the lease is set to lapse when the token expires unstarted.
-    const tokenKey = await recordKey(minted.token);
-    await Promise.all([
-      store.set(tokenKey, record, recordTtlMs(record, now), keys.reuseKey),
-      lease ? leases!.minted(keys.owner, lease, profile.name, minted.expiresAt) : undefined,
-    ]);
-    if (reuse !== false) {
-      const reuseUntil = minted.expiresAt - reuseMarginOf(provider, minted.expiresAt - startedAt);
-      if (reuseUntil > now) {
-        const entry: CachedToken = { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, reuseUntil, dependsOn: tokenKey };
-        await store.set(keys.reuseKey, entry, reuseUntil - now);
+    try {
+      // The record first, so that the reuse entry, which is a hit only while its record is there, is
+      // never read before it; linked to the reuse entry, so that a bounded store drops the two together.
+      // Meanwhile the lease is set to lapse when the token expires unstarted.
+      const tokenKey = await recordKey(minted.token);
+      await Promise.all([
+        store.set(tokenKey, record, recordTtlMs(record, now), keys.reuseKey),
+        lease ? leases!.minted(keys.owner, lease, profile.name, minted.expiresAt) : undefined,
+      ]);
+      if (reuse !== false) {
+        const reuseUntil = minted.expiresAt - reuseMarginOf(provider, minted.expiresAt - startedAt);
+        if (reuseUntil > now) {
+          const entry: CachedToken = { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, reuseUntil, dependsOn: tokenKey };
+          await store.set(keys.reuseKey, entry, reuseUntil - now);
+        }
       }
+    } catch (error) {
+      // The token is not handed out (the client gets the store's error), so it holds no session.
+      if (lease) await leases!.release(keys.owner, lease, profile.name, context, "store_failed").catch(() => {});
+      throw error;
     }
     return { token: minted.token, expiresAt: minted.expiresAt, extra: minted.extra, provider: provider.name, profile: profile.name, cacheHit: false };
   }
@@ -303,20 +363,38 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
       next.failed = true;
       changes.push(() => emit("session_failed", fields));
     }
+    // The client let the token go unused (a prefetched token it refreshed): once, and only before anything else.
+    if (report.event === "discarded" && !record.started && !record.ended && !record.failed && !record.discarded) {
+      next.discarded = true;
+      changes.push(() => emit("discarded", fields));
+    }
     if (changes.length === 0) return;
 
-    // A single-use token that started, and any token that failed, is never handed out again; nor,
-    // with leases, a token whose session ended: handed out again, it would hold no lease.
-    const endsLease = record.lease !== undefined && ((next.ended && !record.ended) || (next.failed && !record.failed));
-    const evictFor = next.failed && !record.failed ? "failed" : next.started && !record.started && record.tokenUse === "single-use" ? "started" : endsLease ? "ended" : undefined;
+    // A discarded token left the cache and gave its lease back then: a start reported after it is
+    // counted, but holds no lease and has no entry to evict.
+    const holdsLease = record.lease !== undefined && !record.discarded;
+    // A single-use token that started, and any token that failed or was discarded, is never handed
+    // out again; nor, with leases, a token whose session ended: handed out again, it would hold no lease.
+    const endsLease = holdsLease && ((next.ended && !record.ended) || (next.failed && !record.failed) || (next.discarded && !record.discarded));
+    const evictFor = record.discarded
+      ? undefined
+      : next.discarded
+        ? "discarded"
+        : next.failed && !record.failed
+          ? "failed"
+          : next.started && !record.started && record.tokenUse === "single-use"
+            ? "started"
+            : endsLease
+              ? "ended"
+              : undefined;
     if (evictFor) await store.delete(record.reuseKey);
     await store.set(key, next, recordTtlMs(next, Date.now()), record.reuseKey);
     if (evictFor) emit("evicted", fields, { reason: evictFor });
     for (const change of changes) change();
-    if (leases && record.lease !== undefined) {
+    if (leases && holdsLease) {
       // A session that started may run for its maximum length from now; an end frees its slot at once.
-      if (endsLease) await leases.release(record.owner, record.lease, record.profile, fields, next.failed ? "failed" : "ended");
-      else if (next.started && !record.started) await leases.started(record.owner, record.lease, record.profile, record.maxSessionMs, fields);
+      if (endsLease) await leases.release(record.owner, record.lease!, record.profile, fields, next.discarded ? "discarded" : next.failed ? "failed" : "ended");
+      else if (next.started && !record.started) await leases.started(record.owner, record.lease!, record.profile, record.maxSessionMs, fields);
     }
   }
 

@@ -20,6 +20,8 @@ export interface TokenRecord {
   started?: boolean;
   ended?: boolean;
   failed?: boolean;
+  /** Let go by its client without a session: out of the cache, its lease given back. */
+  discarded?: boolean;
   /** The provider's id of the session it started, as the client reported it. */
   sessionId?: string;
   /** The id of the session lease it holds, when the issuer has leases. */

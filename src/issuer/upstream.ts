@@ -5,7 +5,7 @@ import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
 import type { MintContext, MintedToken, Provider, Upstream } from "../provider.ts";
 import { RetriesExhausted, RetryBudget, withRetries } from "../retry.ts";
 import { tracedMint } from "../telemetry/attempt-span.ts";
-import { MAX_TOKEN_CHARS } from "../wire.ts";
+import { MAX_TOKEN_CHARS, reportedTokenBytes } from "../wire.ts";
 
 /**
  * One mint for the issuer, whatever the provider: an HTTP provider's attempts are retried within
@@ -21,12 +21,17 @@ const ANSWER_FIELDS = ["token", "expiresAt", "provider", "profile"] as const;
 /** Wait suggested to clients when an upstream failed without saying how long to wait. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
-export function minterFor(provider: Provider<unknown, unknown>, tracer: Tracer, emit: EventEmitter): Minter {
+/**
+ * `maxTokenBytes`: the longest token whose reports the usage route takes back, in UTF-8 bytes
+ * (`maxTokenBytes` of src/wire.ts, from the route's body cap).
+ */
+export function minterFor(provider: Provider<unknown, unknown>, tracer: Tracer, emit: EventEmitter, maxTokenBytes: number): Minter {
   const upstream = provider.upstream;
+  const checkedToken = (token: MintedToken) => checked(provider, token, maxTokenBytes);
   if (!upstream) {
     return async (config, context) => {
       try {
-        return checkedToken(provider, await provider.mint(config, context));
+        return checkedToken(await provider.mint(config, context));
       } catch (error) {
         throw error instanceof TollgateError ? error : new TollgateError("internal", { cause: error });
       }
@@ -39,7 +44,7 @@ export function minterFor(provider: Provider<unknown, unknown>, tracer: Tracer, 
     let minted: MintedToken;
     try {
       minted = await withRetries(
-        (signal, number) => attempt(config, { ...context, signal }, number).then((token) => checkedToken(provider, token)),
+        (signal, number) => attempt(config, { ...context, signal }, number).then(checkedToken),
         (error) => upstream.classify(error),
         upstream.retry,
         budget,
@@ -60,11 +65,14 @@ export function minterFor(provider: Provider<unknown, unknown>, tracer: Tracer, 
  * A token nobody could use is an upstream error, not an answer: one that has already expired, or
  * one longer than the usage route takes back (its reports could never be made).
  */
-function checkedToken(provider: Provider<unknown, unknown>, minted: MintedToken): MintedToken {
+function checked(provider: Provider<unknown, unknown>, minted: MintedToken, maxTokenBytes: number): MintedToken {
   if (typeof minted?.token !== "string" || minted.token.length === 0) throw new InvalidUpstreamResponse(`${provider.name} gave no token`);
   if (minted.token.length > MAX_TOKEN_CHARS) throw new InvalidUpstreamResponse(`${provider.name} gave a token of ${minted.token.length} characters; at most ${MAX_TOKEN_CHARS} are accepted`);
   // The usage route could never take it back: its record is found by a digest of its UTF-8 form.
   if (!isWellFormed(minted.token)) throw new InvalidUpstreamResponse(`${provider.name} gave a token that is not well-formed Unicode`);
+  // Nor a report too large for its body cap, which counts bytes.
+  const bytes = reportedTokenBytes(minted.token);
+  if (bytes > maxTokenBytes) throw new InvalidUpstreamResponse(`${provider.name} gave a token of ${bytes} bytes; the usage route takes back at most ${maxTokenBytes}`);
   if (!Number.isFinite(minted.expiresAt) || minted.expiresAt <= Date.now()) throw new InvalidUpstreamResponse(`${provider.name} gave a token that has already expired`);
   for (const field of ANSWER_FIELDS) {
     if (minted.extra && field in minted.extra) throw new InvalidUpstreamResponse(`${provider.name} put "${field}" among its extra fields, which the answer already has`);

@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { InvalidUpstreamResponse, OptionError, UpstreamError } from "../errors.ts";
 import { readCappedText } from "../http.ts";
-import { defineProvider, type FailureClass, type MintContext, type MintedToken, type Provider, type TokenUse } from "../provider.ts";
+import { defineProvider, providerIdentity, type FailureClass, type MintContext, type MintedToken, type Provider, type TokenUse } from "../provider.ts";
 import { AttemptTimeout, resolveRetryOptions, type RetryOptions } from "../retry.ts";
 
 /**
@@ -119,6 +119,7 @@ export function defineHttpProvider<Config, Input>(spec: HttpProviderSpec<Config,
     enforcesSessionCeiling: spec.enforcesSessionCeiling,
     mint,
     upstream: { endpoint, method: spec.method, retry: resolveRetryOptions(options.retry), classify: classifyFailure },
+    identity: providerIdentity(baseUrl.href, apiKey),
     redact,
   });
   return provider as HttpProvider<Config, Input>;

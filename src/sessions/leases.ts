@@ -1,5 +1,6 @@
 import { OptionError, TollgateError } from "../errors.ts";
 import type { EventEmitter, LifecycleEvent } from "../lifecycle.ts";
+import type { Logger } from "../log.ts";
 import { failingOver } from "../store/failure-policy.ts";
 import { memoryLeaseStore } from "./memory.ts";
 import { isLeaseStore, type LeaseStore } from "./types.ts";
@@ -43,6 +44,8 @@ export interface SessionLeasesOptions {
   onStoreError: "closed" | "memory";
   onStoreFailure?: (error: unknown) => void;
   emit: EventEmitter;
+  /** Told once, when leases are made, that a store which cannot hold them leaves them in this process. */
+  logger?: Pick<Logger, "warn">;
 }
 
 export function checkSessionOptions(sessions: unknown): SessionOptions {
@@ -56,6 +59,13 @@ export function sessionLeases(options: SessionLeasesOptions): SessionLeases {
   const { maxPerUser } = checkSessionOptions(options.sessions);
   const { emit } = options;
   const store = isLeaseStore(options.store) ? withFailurePolicy(options.store, options.onStoreError, options.onStoreFailure) : memoryLeaseStore();
+  // Best-effort, and said so (without a store at all, this process is the whole fleet).
+  if (options.store !== undefined && !isLeaseStore(options.store)) {
+    options.logger?.warn(
+      { maxPerUser },
+      "session leases are held in this process's memory: the store cannot hold them, so each server counts its own (the Redis and Deno KV stores, and unstorage on its Redis driver, share them)",
+    );
+  }
 
   // Lapses are seen when the store next looks at that user's leases, by whichever server does.
   const reportLapsed = (lapsed: string[], events: Partial<LifecycleEvent>) => {

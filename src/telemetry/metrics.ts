@@ -18,6 +18,7 @@ export interface TokenMetrics {
   issued: Counter;
   started: Counter;
   sessionFailures: Counter;
+  discarded: Counter;
   activeSessions: UpDownCounter;
   sessionDuration: Histogram;
   evictions: Counter;
@@ -66,6 +67,7 @@ function createTokenMetrics(meter: Meter): TokenMetrics {
     issued: meter.createCounter("tollgate.tokens.issued", { unit: "{token}", description: "Tokens handed to clients, minted or reused." }),
     started: meter.createCounter("tollgate.tokens.used", { unit: "{token}", description: "Tokens that started a session, as reported by the client." }),
     sessionFailures: meter.createCounter("tollgate.sessions.failed", { unit: "{session}", description: "Tokens the provider refused when a session started, as reported by the client." }),
+    discarded: meter.createCounter("tollgate.tokens.discarded", { unit: "{token}", description: "Tokens the client let go without starting a session, as reported by the client." }),
     activeSessions: meter.createUpDownCounter("tollgate.sessions.active", { unit: "{session}", description: "Sessions started and not yet reported ended." }),
     sessionDuration: meter.createHistogram("tollgate.session.duration", {
       unit: "s",
@@ -135,6 +137,8 @@ export function recordEventMetrics(metrics: TokenMetrics, event: LifecycleEvent)
       return;
     case "session_failed":
       return metrics.sessionFailures.add(1, labels);
+    case "discarded":
+      return metrics.discarded.add(1, labels);
     case "evicted":
       return metrics.evictions.add(1, { ...labels, [ATTR.evictionReason]: safeName(event.reason) ?? "unknown" });
     case "failed":

@@ -117,6 +117,13 @@ describe("minting against the emulator", () => {
     expect(await sessionLength(CONFIG)).toBeNull();
   });
 
+  it("leaves a config without its own duration to the plan's limit at a ceiling of an hour or more, which the plan may not allow", async () => {
+    const sessionLength = async (maxSessionSeconds: number) => (await startSession((await mint(CONFIG, context({ maxSessionSeconds }))).token)).body.data?.max_session_duration;
+    expect(await sessionLength(3599)).toBe(3599);
+    expect(await sessionLength(3600)).toBeNull();
+    expect(await sessionLength(7200)).toBeNull();
+  });
+
   it("sends the wire's snake_case, keeping the app's placeholder names as they are", () => {
     const p = provider();
     const body = toWireBody(

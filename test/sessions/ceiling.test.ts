@@ -7,7 +7,9 @@
  */
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { parseConfig, type MintContext, type Provider } from "../../src/index.ts";
+import { createProfile, createTokenIssuer, parseConfig, type MintContext, type Provider } from "../../src/index.ts";
+import { createAssemblyAIEmulator } from "../../src/providers/assemblyai/emulator.ts";
+import { assemblyai } from "../../src/providers/assemblyai/index.ts";
 import { createAnamEmulator } from "../../src/providers/anam/emulator.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { createElevenLabsEmulator } from "../../src/providers/elevenlabs/emulator.ts";
@@ -78,5 +80,28 @@ describe("the session-length ceiling, providers with no field for it", () => {
       return { lifetime: (exp as number) - (nbf as number ?? iat as number), ...rest };
     };
     expect(await claims(60)).toEqual(await claims());
+  });
+});
+
+describe("the session-length ceiling through the issuer", () => {
+  const anamEmulator = createAnamEmulator({ apiKey: TEST_API_KEY });
+  const assemblyEmulator = createAssemblyAIEmulator({ apiKey: TEST_API_KEY });
+  const anamSent = async (options: { issuer?: number; profile?: number }) => {
+    const { provider, bodies } = recording((fetch) => anam({ apiKey: TEST_API_KEY, baseUrl: "http://anam.test", fetch }), (request) => anamEmulator.fetch(request));
+    const issuer = createTokenIssuer({ maxSessionSeconds: options.issuer });
+    await issuer.issue({ profile: createProfile("support", provider, PERSONAS.support, { maxSessionSeconds: options.profile }), userId: "user-1" });
+    return (bodies[0] as { personaConfig: Record<string, unknown> }).personaConfig.maxSessionLengthSeconds;
+  };
+
+  it("sends an hour where neither the app nor the profile set a ceiling, as the lease's own maximum", async () => {
+    expect(await anamSent({})).toBe(3600);
+    const { provider, urls } = recording((fetch) => assemblyai({ apiKey: TEST_API_KEY, baseUrl: "http://assemblyai.test", fetch }), (request) => assemblyEmulator.fetch(request));
+    await createTokenIssuer().issue({ profile: createProfile("captions", provider, assemblyai.demo), userId: "user-1" });
+    expect(new URL(urls[0]!).searchParams.get("max_session_duration_seconds")).toBe("3600");
+  });
+
+  it("sends the issuer's ceiling, lowered by the profile's own", async () => {
+    expect(await anamSent({ issuer: 900 })).toBe(900);
+    expect(await anamSent({ issuer: 900, profile: 60 })).toBe(60);
   });
 });

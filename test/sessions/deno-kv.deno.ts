@@ -10,6 +10,7 @@ import type { Register } from "../stores/cache-contract.ts";
 import { leaseStoreContract } from "./lease-contract.ts";
 
 const opened: Deno.Kv[] = [];
+const directory = await Deno.makeTempDir();
 const test: Register = (name, body) =>
   Deno.test(name, async () => {
     try {
@@ -18,17 +19,28 @@ const test: Register = (name, body) =>
       for (const kv of opened.splice(0)) kv.close();
     }
   });
-let stores = 0;
+// Each backend a KV file; each store on it a handle of its own, as each server (or a restarted one)
+// has. The handles of the backend before are closed when the next one opens: runs go one by one.
+let backendOpen: string | undefined;
 
 leaseStoreContract(
   "deno-kv",
-  async (clock) => {
-    const kv = await Deno.openKv(":memory:");
+  async (clock, backend) => {
+    if (backend !== backendOpen) {
+      for (const kv of opened.splice(0)) kv.close();
+      backendOpen = backend;
+    }
+    const kv = await Deno.openKv(`${directory}/${backend}.sqlite3`);
     opened.push(kv);
-    return denoKvStore({ kv, prefix: `p${++stores}`, now: () => clock.now });
+    return denoKvStore({ kv, now: () => clock.now, maxAttempts: 64 });
   },
   { test, runs: 60 },
 );
+
+Deno.test("deno-kv leases: clean up the KV files", async () => {
+  for (const kv of opened.splice(0)) kv.close();
+  await Deno.remove(directory, { recursive: true });
+});
 
 Deno.test("deno-kv leases: two handles on one KV file admit exactly the limit between them", async () => {
   const directory = await Deno.makeTempDir();

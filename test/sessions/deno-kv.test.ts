@@ -18,7 +18,7 @@ describe("Deno KV leases under Deno", () => {
     ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
       throw new Error(`deno test failed:\n${error.stdout ?? ""}\n${error.stderr ?? error.message}`);
     });
-    // 5 contract cases and 1 of two handles: a case that went missing would show here.
-    expect(`${stdout}\n${stderr}`).toMatch(/ok \| 6 passed \| 0 failed/);
+    // 6 contract cases, 1 of two handles and the clean-up: a case that went missing would show here.
+    expect(`${stdout}\n${stderr}`).toMatch(/ok \| 8 passed \| 0 failed/);
   }, 150_000);
 });

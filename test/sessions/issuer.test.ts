@@ -3,13 +3,18 @@
  * memory store, and two issuers with Redis clients of their own on the real Redis, as two servers.
  */
 import { Redis } from "ioredis";
+import { createStorage } from "unstorage";
+import memoryDriver from "unstorage/drivers/memory";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { redisStore } from "../../adapters/redis.ts";
+import { unstorageStore } from "../../adapters/unstorage.ts";
 import { createProfile, createTokenHandler, createTokenIssuer, OptionError, type LifecycleEvent, type TokenHandler } from "../../src/index.ts";
 import { requestKeys } from "../../src/issuer/keys.ts";
+import { memoryCache } from "../../src/store/memory-cache.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "../support/personas.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "../support/servers.ts";
+import { counterValue, inMemoryTelemetry } from "../support/telemetry.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const runPrefix = `tollgate-issuer-leases-${process.pid}-${Date.now().toString(36)}`;
@@ -96,6 +101,94 @@ describe("session leases in the handler", () => {
     expect(make({ sessions: { maxPerUser: 1.5 } })).toThrow(/sessions\.maxPerUser/);
     expect(make({ sessions: 2 })).toThrow(/sessions: must be \{ maxPerUser \}/);
     expect(make({ sessions: { maxPerUser: 1 }, issuer: createTokenIssuer() })).toThrow(/sessions: belongs to the issuer/);
+  });
+});
+
+describe("a token the client let go without starting a session", () => {
+  it("frees its lease and leaves the cache when reported discarded, so a refresh gets a fresh token with one lease per user", async () => {
+    const prefetched = await ask("alice", "tab-9");
+    const { sessionToken } = (await prefetched.json()) as { sessionToken: string };
+    // Another tab, or a refresh once the cache stops handing it out, is refused while it holds the lease.
+    expect((await ask("alice", "tab-10")).status).toBe(429);
+
+    events.length = 0;
+    expect((await usage("alice", sessionToken, "discarded")).status).toBe(204);
+    expect(names()).toEqual(expect.arrayContaining(["discarded", "evicted", "lease_released"]));
+    expect(events.find((event) => event.name === "evicted")).toMatchObject({ reason: "discarded" });
+    expect(events.find((event) => event.name === "lease_released")).toMatchObject({ reason: "discarded", profile: "support" });
+    expect(events.find((event) => event.name === "discarded")).toMatchObject({ provider: "anam", profile: "support" });
+
+    // Told twice, it changes nothing more.
+    events.length = 0;
+    expect((await usage("alice", sessionToken, "discarded")).status).toBe(204);
+    expect(names()).toEqual([]);
+
+    const fresh = await ask("alice", "tab-9");
+    expect(fresh.status).toBe(200);
+    const next = ((await fresh.json()) as { sessionToken: string }).sessionToken;
+    expect(next).not.toBe(sessionToken);
+    await usage("alice", next, "ended");
+  });
+
+  it("changes nothing once the session started, and takes a start after it as a start that holds no lease", async () => {
+    const started = ((await (await ask("bob", "tab-1")).json()) as { sessionToken: string }).sessionToken;
+    expect((await usage("bob", started, "started")).status).toBe(204);
+    events.length = 0;
+    expect((await usage("bob", started, "discarded")).status).toBe(204);
+    expect(names()).toEqual([]);
+    expect((await ask("bob", "tab-2")).status).toBe(429);
+    await usage("bob", started, "ended");
+
+    const discarded = ((await (await ask("bob", "tab-3")).json()) as { sessionToken: string }).sessionToken;
+    expect((await usage("bob", discarded, "discarded")).status).toBe(204);
+    events.length = 0;
+    expect((await usage("bob", discarded, "started")).status).toBe(204);
+    expect(names()).toEqual(["started"]);
+    // The start took no lease back: the user may still have one fresh token.
+    const another = await ask("bob", "tab-4");
+    expect(another.status).toBe(200);
+    await usage("bob", ((await another.json()) as { sessionToken: string }).sessionToken, "ended");
+    events.length = 0;
+    expect((await usage("bob", discarded, "ended")).status).toBe(204);
+    expect(names()).toEqual(["ended"]);
+  });
+});
+
+describe("a discarded token on the issuer's telemetry", () => {
+  it("counts on tollgate.tokens.discarded, once however often it is told", async () => {
+    const telemetry = inMemoryTelemetry();
+    const issuer = createTokenIssuer({ meterProvider: telemetry.meterProvider, sessions: { maxPerUser: 1 } });
+    const profile = createProfile("support", anam({ apiKey: TEST_API_KEY, baseUrl: upstream.url }), PERSONAS.support);
+    const { token } = await issuer.issue({ profile, userId: "kim" });
+    for (let i = 0; i < 2; i++) await issuer.reportUsage({ token, userId: "kim", event: "discarded" });
+    const metrics = await telemetry.metrics();
+    expect(counterValue(metrics.get("tollgate.tokens.discarded"), { "tollgate.profile": "support" })).toBe(1);
+    expect(counterValue(metrics.get("tollgate.cache.evictions"), { "tollgate.eviction.reason": "discarded" })).toBe(1);
+  });
+});
+
+describe("leases on a store that cannot hold them", () => {
+  const leaseLines = (lines: string[]) => lines.filter((line) => /session leases are held in this process's memory/.test(line));
+  const handlerWith = (store: object | undefined) => {
+    const logger = capturingLogger();
+    createTokenHandler({ provider: anam({ apiKey: TEST_API_KEY }), authenticate, personas: PERSONAS, logger, sessions: { maxPerUser: 2 }, ...(store ? { store } : {}) } as Parameters<typeof createTokenHandler>[0]);
+    return logger.lines;
+  };
+
+  it("say once, through the handler's logger, when the handler is made, that leases stay in each process", () => {
+    const onMemoryDriver = unstorageStore({ storage: createStorage({ driver: memoryDriver() }), onWarning: () => {} });
+    for (const store of [onMemoryDriver, memoryCache()]) {
+      const lines = leaseLines(handlerWith(store));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", maxPerUser: 2 });
+    }
+  });
+
+  it("say nothing when the store holds them, or when there is no store and one process is the whole fleet", () => {
+    const client = new Redis(REDIS_URL, { lazyConnect: true });
+    clients.push(client);
+    expect(leaseLines(handlerWith(redisStore({ client, prefix: `${runPrefix}-quiet` })))).toEqual([]);
+    expect(leaseLines(handlerWith(undefined))).toEqual([]);
   });
 });
 

@@ -39,7 +39,14 @@ afterAll(async () => {
 });
 
 describe("memory lease store", () => {
-  leaseStoreContract("memory", (clock) => memoryLeaseStore({ now: () => clock.now }), { test: it, runs: 300 });
+  // A memory store's data is the store itself: opened again on the same data, it is the same store.
+  const memoryBackends = new Map<string, ReturnType<typeof memoryLeaseStore>>();
+  const onMemory = (clock: { now: number }, backend: string) => {
+    let store = memoryBackends.get(backend);
+    if (!store) memoryBackends.set(backend, (store = memoryLeaseStore({ now: () => clock.now })));
+    return store;
+  };
+  leaseStoreContract("memory", onMemory, { test: it, runs: 300 });
 
   it("forgets the users seen first when it holds maxUsers", async () => {
     const store = memoryLeaseStore({ maxUsers: 2 });
@@ -50,7 +57,8 @@ describe("memory lease store", () => {
 });
 
 describe("redis lease store", () => {
-  leaseStoreContract("redis", (clock) => redisStore({ client: redis, prefix: nextPrefix(), now: () => clock.now }), { test: it, runs: 60 });
+  // One prefix per backend: a store opened again on it is a server that restarted.
+  leaseStoreContract("redis", (clock, backend) => redisStore({ client: redis, prefix: `${runPrefix}-${backend}`, now: () => clock.now }), { test: it, runs: 60 });
 
   it("keeps a user's leases in one key, with a TTL, and no user id in any key", async () => {
     const prefix = nextPrefix();
@@ -62,9 +70,15 @@ describe("redis lease store", () => {
 });
 
 describe("unstorage lease store", () => {
-  const onRedis = (clock: { now: number }) => {
-    const storage = createStorage({ driver: redisDriver({ url: REDIS_URL, base: nextPrefix() }) });
-    storages.push(storage);
+  // One storage (a connection and a base) per backend; each store opened on it is a server of its own.
+  const backends = new Map<string, Storage>();
+  const onRedis = (clock: { now: number }, backend = `lone-${++stores}`) => {
+    let storage = backends.get(backend);
+    if (!storage) {
+      storage = createStorage({ driver: redisDriver({ url: REDIS_URL, base: `${runPrefix}-u-${backend}` }) });
+      storages.push(storage);
+      backends.set(backend, storage);
+    }
     return unstorageStore({ storage, now: () => clock.now }) as ReturnType<typeof unstorageStore> & Parameters<typeof isLeaseStore>[0] & import("../../src/sessions/types.ts").LeaseStore;
   };
   leaseStoreContract("unstorage on redis", onRedis, { test: it, runs: 40 });

@@ -91,6 +91,7 @@ export function elevenlabs(options: ElevenLabsOptions): ElevenLabsProvider {
     mint: (config, context) => (config.connection === "websocket" ? websocket : webrtc).mint(config, context),
     // Spans name one endpoint: the prefix both paths share.
     upstream: { ...webrtc.upstream, endpoint: new URL("v1/convai/conversation/", upstreamBaseUrl("elevenlabs(): baseUrl", options.baseUrl ?? DEFAULT_BASE_URL)) },
+    identity: webrtc.identity,
     redact: webrtc.redact,
   });
   return provider as ElevenLabsProvider;

@@ -1,5 +1,5 @@
 import { InvalidUpstreamResponse } from "../../errors.ts";
-import type { MintContext } from "../../provider.ts";
+import { DEFAULT_MAX_SESSION_SECONDS, type MintContext } from "../../provider.ts";
 import { claimedExpiry } from "../../token-claims.ts";
 import { onEmulator } from "../emulator.ts";
 import { httpFromEnv } from "../env.ts";
@@ -74,12 +74,18 @@ liveavatar.demo = {
 /** The provider from `LIVEAVATAR_API_KEY` and `LIVEAVATAR_BASE_URL`, or undefined when no key is set. */
 liveavatar.fromEnv = httpFromEnv<LiveAvatarProvider>("LIVEAVATAR", liveavatar);
 
-/** `maxSessionDuration` lowered to the app's ceiling where it has one, never raised. */
+/**
+ * `maxSessionDuration` lowered to the app's ceiling, never raised. A config without one is sent the
+ * ceiling only when it is under the default hour: LiveAvatar refuses a duration above the plan's
+ * own limit, which may be under an hour, so an app that set nothing keeps its plan's limit rather
+ * than having every mint refused.
+ */
 function withSessionCeiling(config: LiveAvatarConfig, context: MintContext): LiveAvatarConfig {
   const ceiling = context.maxSessionSeconds;
   if (ceiling === undefined) return config;
   const own = config.maxSessionDuration;
-  return { ...config, maxSessionDuration: own === undefined ? ceiling : Math.min(own, ceiling) };
+  if (own === undefined) return ceiling < DEFAULT_MAX_SESSION_SECONDS ? { ...config, maxSessionDuration: ceiling } : config;
+  return { ...config, maxSessionDuration: Math.min(own, ceiling) };
 }
 
 /** The earlier of the token's own `exp` and the hand-out lifetime from when it arrived. */

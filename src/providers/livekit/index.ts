@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { OptionError, TollgateError } from "../../errors.ts";
-import { defineProvider, type MintContext, type MintedToken, type Provider } from "../../provider.ts";
+import { defineProvider, providerIdentity, type MintContext, type MintedToken, type Provider } from "../../provider.ts";
 import { emulatorBaseUrl } from "../emulator.ts";
 import { fromEnv } from "../env.ts";
 import { createLiveKitEmulator, type LiveKitEmulator } from "./emulator.ts";
@@ -56,6 +56,7 @@ export function livekit(options: LiveKitOptions): LiveKitProvider {
     config: roomConfigSchema,
     tokenUse: "reusable",
     mint,
+    identity: providerIdentity(serverUrl, apiKey),
     redact: (text) => text.split(apiSecret).join("[redacted]").split(apiKey).join("[redacted]"),
   });
 }
