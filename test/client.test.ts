@@ -237,3 +237,28 @@ describe("tollgate/client", () => {
     expect(retries).toEqual([]);
   });
 });
+
+describe("tollgate/client with one session lease per user", () => {
+  it("refreshes a prefetched token near its expiry without being refused for the lease the unused one held", async () => {
+    const leaseEvents: LifecycleEvent[] = [];
+    const grants = createDeepgramEmulator({ apiKey: TEST_API_KEY });
+    const grantsUrl = (await listen("client-lease-deepgram", grants.fetch)).url;
+    const leased = createTokenHandler({
+      profiles: { brief: { provider: deepgram({ apiKey: TEST_API_KEY, baseUrl: grantsUrl }), config: { ttlSeconds: 6 } } },
+      authenticate: (request) => (request.headers.get("Authorization") === "Bearer user:one-seat" ? { id: "one-seat" } : null),
+      rateLimit: false,
+      sessions: { maxPerUser: 1 },
+      logger: capturingLogger(),
+      onEvent: (event) => event.name.startsWith("lease_") && leaseEvents.push(event),
+    });
+    const url = `${(await listen("client-lease-tokens", leased)).url}/api/session-token`;
+    const tab = createTollgateClient({ url, headers: () => ({ Authorization: "Bearer user:one-seat" }), storage: null });
+    tab.prefetch("brief");
+    // The prefetched grant is replaced near its expiry: the old one is discarded, its lease freed,
+    // and the new one takes the user's only lease instead of being refused for it.
+    await vi.waitFor(() => expect(leaseEvents.filter((event) => event.name === "lease_taken")).toHaveLength(2), { timeout: 15_000, interval: 100 });
+    expect(leaseEvents.filter((event) => event.name === "lease_released").map((event) => event.reason)).toEqual(["discarded"]);
+    const answer = await tab.getToken("brief");
+    expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(1_000);
+  }, 25_000);
+});
