@@ -11,7 +11,7 @@ import { withFailurePolicy, type CacheFailurePolicy } from "../store/failure-pol
 import { memoryCache } from "../store/memory-cache.ts";
 import type { CacheStore } from "../store/types.ts";
 import { claimedExpiry } from "../token-claims.ts";
-import { activeSpanReference, linkActiveSpanTo, sessionOnActiveSpan } from "../telemetry/links.ts";
+import { activeSpanReference, linkActiveSpanTo, sessionDurationOnActiveSpan, sessionOnActiveSpan } from "../telemetry/links.ts";
 import { telemetryListener } from "../telemetry/listener.ts";
 import { observeActiveLeases } from "../telemetry/metrics.ts";
 import { tollgateMeter, tollgateTracer, type TelemetryOptions } from "../telemetry/scope.ts";
@@ -19,6 +19,7 @@ import { fleetFlight } from "./fleet-flight.ts";
 import { recordKey, requestKeys, type RequestKeys } from "./keys.ts";
 import { recordTtlMs, type ReusableToken, type TokenRecord } from "./records.ts";
 import { SingleFlight } from "./single-flight.ts";
+import { applyReport } from "./usage.ts";
 import { minterFor, type Minter } from "./upstream.ts";
 import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, maxTokenBytes } from "../wire.ts";
 
@@ -341,60 +342,18 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     sessionOnActiveSpan(report.sessionId ?? record.sessionId);
     const fields: Partial<LifecycleEvent> = { provider: record.provider, profile: record.profile, user: shortTag(record.owner), token: await fingerprint(report.token) };
 
-    // Reports are idempotent: each step of a token's life counts once, however often it is told.
-    const next: TokenRecord = { ...record };
-    const changes: Array<() => void> = [];
-    const start = () => {
-      if (next.started) return;
-      next.started = true;
-      if (report.sessionId) next.sessionId = report.sessionId;
-      changes.push(() => emit("started", fields));
-    };
-    // A session that started and then failed has ended; `failed` before a start means the provider refused the token.
-    const ending = report.event === "ended" || (report.event === "failed" && record.started);
-    if (report.event === "started" && !record.ended && !record.failed) start();
-    if (ending && !record.ended) {
-      // An end implies a start, even when the start was never reported.
-      start();
-      next.ended = true;
-      changes.push(() => emit("ended", fields, { durationMs: report.durationMs }));
-    }
-    if (report.event === "failed" && !record.started && !record.failed) {
-      next.failed = true;
-      changes.push(() => emit("session_failed", fields));
-    }
-    // The client let the token go unused (a prefetched token it refreshed): once, and only before anything else.
-    if (report.event === "discarded" && !record.started && !record.ended && !record.failed && !record.discarded) {
-      next.discarded = true;
-      changes.push(() => emit("discarded", fields));
-    }
-    if (changes.length === 0) return;
+    const outcome = applyReport(record, report.event, report.sessionId);
+    if (!outcome) return;
+    if (outcome.events.includes("ended")) sessionDurationOnActiveSpan(report.durationMs);
 
-    // A discarded token left the cache and gave its lease back then: a start reported after it is
-    // counted, but holds no lease and has no entry to evict.
-    const holdsLease = record.lease !== undefined && !record.discarded;
-    // A single-use token that started, and any token that failed or was discarded, is never handed
-    // out again; nor, with leases, a token whose session ended: handed out again, it would hold no lease.
-    const endsLease = holdsLease && ((next.ended && !record.ended) || (next.failed && !record.failed) || (next.discarded && !record.discarded));
-    const evictFor = record.discarded
-      ? undefined
-      : next.discarded
-        ? "discarded"
-        : next.failed && !record.failed
-          ? "failed"
-          : next.started && !record.started && record.tokenUse === "single-use"
-            ? "started"
-            : endsLease
-              ? "ended"
-              : undefined;
-    if (evictFor) await store.delete(record.reuseKey);
-    await store.set(key, next, recordTtlMs(next, Date.now()), record.reuseKey);
-    if (evictFor) emit("evicted", fields, { reason: evictFor });
-    for (const change of changes) change();
-    if (leases && holdsLease) {
+    if (outcome.evict) await store.delete(record.reuseKey);
+    await store.set(key, outcome.record, recordTtlMs(outcome.record, Date.now()), record.reuseKey);
+    if (outcome.evict) emit("evicted", fields, { reason: outcome.evict });
+    for (const name of outcome.events) emit(name, fields, name === "ended" ? { durationMs: report.durationMs } : undefined);
+    if (leases && outcome.lease) {
       // A session that started may run for its maximum length from now; an end frees its slot at once.
-      if (endsLease) await leases.release(record.owner, record.lease!, record.profile, fields, next.discarded ? "discarded" : next.failed ? "failed" : "ended");
-      else if (next.started && !record.started) await leases.started(record.owner, record.lease!, record.profile, record.maxSessionMs, fields);
+      if (outcome.lease === "started") await leases.started(record.owner, record.lease!, record.profile, record.maxSessionMs, fields);
+      else await leases.release(record.owner, record.lease!, record.profile, fields, outcome.lease.release);
     }
   }
 

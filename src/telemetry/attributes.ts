@@ -21,6 +21,8 @@ export const ATTR = {
   tokenFingerprint: "tollgate.token.fingerprint",
   /** The provider's own id of a token's session, as the client reported it (usage spans). */
   sessionId: "tollgate.session.id",
+  /** A session's length in seconds, as the client reported it with `ended` (usage spans). */
+  sessionDuration: "tollgate.session.duration",
   attempt: "tollgate.attempt",
   retryDelay: "tollgate.retry.delay",
   duration: "tollgate.duration",

@@ -32,3 +32,10 @@ export function sessionOnActiveSpan(sessionId: string | undefined): void {
   const span = trace.getActiveSpan();
   if (span?.isRecording()) span.setAttribute(ATTR.sessionId, sessionId);
 }
+
+/** A session's reported length on the active span (the usage span of its `ended`), in seconds. */
+export function sessionDurationOnActiveSpan(durationMs: number | undefined): void {
+  if (durationMs === undefined) return;
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.setAttribute(ATTR.sessionDuration, durationMs / 1000);
+}

@@ -205,8 +205,9 @@ describe("an Anam session in Chromium, through tollgate/client and the real SDK"
     // Another trace: the session's end is a request of its own, joined to the token's birth by the link.
     expect(spans.usage.traceId).not.toBe(minting!.traceId);
     expect(spans.usage.links).toContainEqual({ traceId: minting!.traceId, spanId: minting!.spanId });
-    // The provider's session id, as the page reported it, names the session on the span.
+    // The provider's session id, as the page reported it, names the session on the span, beside its length.
     expect(spans.usage.attributes["tollgate.session.id"]).toBe(first.sessionId);
+    expect(spans.usage.attributes["tollgate.session.duration"]).toBe(first.durationMs / 1000);
   });
 
   it("gives a second tab its own token, and a reloaded tab its own unused one back", async () => {
