@@ -14,6 +14,7 @@ import type { CacheStore } from "../../src/store/types.ts";
 import { PERSONAS } from "../support/personas.ts";
 import { sparePort } from "../support/ports.ts";
 import { redisProcess } from "../support/redis-process.ts";
+import { deleteKeysUnder } from "../support/redis-keys.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, startUpstream, type Upstream } from "../support/servers.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -27,10 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await closeAll();
-  const admin = new Redis(REDIS_URL);
-  const keys = await admin.keys(`${runPrefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  admin.disconnect();
+  await deleteKeysUnder(REDIS_URL, runPrefix);
   for (const client of clients) client.disconnect();
 });
 

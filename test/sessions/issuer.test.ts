@@ -13,6 +13,7 @@ import { requestKeys } from "../../src/issuer/keys.ts";
 import { memoryCache } from "../../src/store/memory-cache.ts";
 import { anam } from "../../src/providers/anam/index.ts";
 import { PERSONAS, asUser, authenticate } from "../support/personas.ts";
+import { deleteKeysUnder } from "../support/redis-keys.ts";
 import { TEST_API_KEY, capturingLogger, closeAll, listen, startUpstream, type Upstream } from "../support/servers.ts";
 import { counterValue, inMemoryTelemetry } from "../support/telemetry.ts";
 
@@ -40,10 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await closeAll();
-  const admin = new Redis(REDIS_URL);
-  const keys = await admin.keys(`${runPrefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  admin.disconnect();
+  await deleteKeysUnder(REDIS_URL, runPrefix);
   for (const client of clients) client.disconnect();
 });
 
