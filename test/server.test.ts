@@ -242,10 +242,21 @@ describe("the worst case per user, in the start-up banner", () => {
     }
   }
 
+  // Profiles of some providers that enforce a ceiling and some that do not, named here rather than
+  // the demo profiles, so that a provider added to the server changes none of these lines.
+  const mixedProfiles = () =>
+    jsonFile({
+      avatar: { provider: "anam", config: PERSONAS.support },
+      captions: { provider: "assemblyai", config: {} },
+      voice: { provider: "openai", config: { session: { type: "realtime", model: "gpt-realtime" } } },
+      agent: { provider: "elevenlabs", config: { agentId: "agent_0123456789abcdefghij" } },
+      grant: { provider: "deepgram", config: {} },
+    });
+
   it("bounds the profiles whose provider ends a session at the ceiling, and says the others are not bounded so", async () => {
-    expect(await costLines({ TOLLGATE_MAX_SESSION_SECONDS: "600" })).toEqual([
-      "tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h x 10 min sessions = 100 min of sessions per 1 h",
-      "tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit (not enforced by the provider, which has no field for one): a session there lasts as long as the provider allows; 10 tokens per 1 h, one session per token at elevenlabs, any number per token until it expires at openai, xai, deepgram, livekit",
+    expect(await costLines({ TOLLGATE_PROFILES: mixedProfiles(), TOLLGATE_MAX_SESSION_SECONDS: "600" })).toEqual([
+      "tollgate: worst case per user at avatar, captions (their providers end each session at the ceiling): 10 tokens per 1 h x 10 min sessions = 100 min of sessions per 1 h",
+      "tollgate: no session ceiling at voice, agent, grant (not enforced by the provider, which has no field for one): a session there lasts as long as the provider allows; 10 tokens per 1 h, one session per token at agent, any number per token until it expires at voice, grant",
     ]);
   });
 
@@ -262,8 +273,8 @@ describe("the worst case per user, in the start-up banner", () => {
   });
 
   it("counts the hour that is sent when no ceiling is set at all", async () => {
-    const lines = await costLines({});
-    expect(lines[0]).toBe("tollgate: worst case per user at anam, gemini, assemblyai, liveavatar (their providers end each session at the ceiling): 10 tokens per 1 h x 1 h sessions = 10 h of sessions per 1 h");
-    expect(lines[1]).toMatch(/^tollgate: no session ceiling at openai, xai, elevenlabs, deepgram, livekit \(not enforced by the provider/);
+    const lines = await costLines({ TOLLGATE_PROFILES: mixedProfiles() });
+    expect(lines[0]).toBe("tollgate: worst case per user at avatar, captions (their providers end each session at the ceiling): 10 tokens per 1 h x 1 h sessions = 10 h of sessions per 1 h");
+    expect(lines[1]).toMatch(/^tollgate: no session ceiling at voice, agent, grant \(not enforced by the provider/);
   });
 });
