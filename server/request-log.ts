@@ -3,10 +3,11 @@ import { problemType, type Logger } from "../src/index.ts";
 
 /**
  * A log line for each request answered 5xx (its time, request id, method, route, status and
- * duration), but for a store that is down, which has lines of its own; and the same request id and route on every line the handler writes while answering
- * any request, such as the cause chain of that 5xx. Answers below 500 are the server doing its job
- * and print nothing. The id is the caller's `X-Request-Id` when it looks like one, so that a
- * proxy's id follows the request through; it goes back on the answer either way.
+ * duration), except a 503 for a store that is down, which has lines of its own; and the same
+ * request id and route on every line the handler writes while answering any request, such as the
+ * cause chain of that 5xx. Answers below 500 are the server doing its job and print nothing. The id
+ * is the caller's `X-Request-Id` when it looks like one, so that a proxy's id follows the request
+ * through; it goes back on the answer either way.
  */
 
 interface RequestFields {
