@@ -48,10 +48,16 @@ export const isWellFormed = (text: string) => !LONE_SURROGATE.test(text);
 async function computeSha256Hex(text: string): Promise<string> {
   // TextEncoder writes a lone surrogate as U+FFFD, so two such texts (two user ids) would share a digest.
   if (!isWellFormed(text)) throw new TypeError("Cannot digest text that is not well-formed Unicode (it holds a lone surrogate)");
+  const hex = await unrememberedSha256Hex(text);
+  if (text.length <= MEMO_MAX_INPUT_CHARS && !memo.has(text)) remember(text, hex);
+  return hex;
+}
+
+/** The hex SHA-256 of `text`, kept in no memo: for a secret, such as an API key, whose digest is all that may be kept. */
+export async function unrememberedSha256Hex(text: string): Promise<string> {
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   let hex = "";
   for (const byte of new Uint8Array(bytes)) hex += byte.toString(16).padStart(2, "0");
-  if (text.length <= MEMO_MAX_INPUT_CHARS && !memo.has(text)) remember(text, hex);
   return hex;
 }
 

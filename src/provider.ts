@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { unrememberedSha256Hex } from "./canonical.ts";
 import { OptionError, ValidationError } from "./errors.ts";
 import type { ResolvedRetryOptions } from "./retry.ts";
 
@@ -146,10 +147,7 @@ export function defineProvider<Config, Input>(definition: Provider<Config, Input
  * identity holds no secret. Worked out once, when the provider is made.
  */
 export async function providerIdentity(url: string, key: string): Promise<string> {
-  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
-  let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
-  return `${url} ${hex}`;
+  return `${url} ${await unrememberedSha256Hex(key)}`;
 }
 
 /** The token use of `config` under `provider`. */
