@@ -11,7 +11,7 @@ import { withFailurePolicy, type CacheFailurePolicy } from "../store/failure-pol
 import { memoryCache } from "../store/memory-cache.ts";
 import type { CacheStore } from "../store/types.ts";
 import { claimedExpiry } from "../token-claims.ts";
-import { activeSpanReference, linkActiveSpanTo, sessionDurationOnActiveSpan, sessionOnActiveSpan } from "../telemetry/links.ts";
+import { activeSpanReference, linkActiveSpanTo, sessionOnActiveSpan } from "../telemetry/links.ts";
 import { telemetryListener } from "../telemetry/listener.ts";
 import { observeActiveLeases } from "../telemetry/metrics.ts";
 import { tollgateMeter, tollgateTracer, type TelemetryOptions } from "../telemetry/scope.ts";
@@ -338,13 +338,11 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
     const record = await (failingOver ? failingOver.getOrUnavailable<TokenRecord>(key) : store.get<TokenRecord>(key));
     if (!record) throw new TollgateError("token_not_found");
     if (record.owner !== (await userDigest(report.userId))) throw new TollgateError("token_not_owned");
-    linkActiveSpanTo(record.mintedBy);
-    sessionOnActiveSpan(report.sessionId ?? record.sessionId);
-    const fields: Partial<LifecycleEvent> = { provider: record.provider, profile: record.profile, user: shortTag(record.owner), token: await fingerprint(report.token) };
-
     const outcome = applyReport(record, report.event, report.sessionId);
+    linkActiveSpanTo(record.mintedBy);
+    sessionOnActiveSpan(report.sessionId ?? record.sessionId, outcome?.events.includes("ended") ? report.durationMs : undefined);
     if (!outcome) return;
-    if (outcome.events.includes("ended")) sessionDurationOnActiveSpan(report.durationMs);
+    const fields: Partial<LifecycleEvent> = { provider: record.provider, profile: record.profile, user: shortTag(record.owner), token: await fingerprint(report.token) };
 
     if (outcome.evict) await store.delete(record.reuseKey);
     await store.set(key, outcome.record, recordTtlMs(outcome.record, Date.now()), record.reuseKey);

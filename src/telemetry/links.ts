@@ -26,16 +26,14 @@ export function linkActiveSpanTo(reference: SpanReference | undefined, attribute
   span.addLink({ context: { traceId: reference.traceId, spanId: reference.spanId, traceFlags: TraceFlags.SAMPLED }, attributes });
 }
 
-/** The provider's id of the token's session on the active span, so that a trace names the session the provider knows. */
-export function sessionOnActiveSpan(sessionId: string | undefined): void {
-  if (!sessionId) return;
+/**
+ * The token's session on the active span (a usage span): the provider's id of it, so that a trace
+ * names the session the provider knows, and its reported length in seconds once it ended.
+ */
+export function sessionOnActiveSpan(sessionId: string | undefined, durationMs?: number): void {
+  if (!sessionId && durationMs === undefined) return;
   const span = trace.getActiveSpan();
-  if (span?.isRecording()) span.setAttribute(ATTR.sessionId, sessionId);
-}
-
-/** A session's reported length on the active span (the usage span of its `ended`), in seconds. */
-export function sessionDurationOnActiveSpan(durationMs: number | undefined): void {
-  if (durationMs === undefined) return;
-  const span = trace.getActiveSpan();
-  if (span?.isRecording()) span.setAttribute(ATTR.sessionDuration, durationMs / 1000);
+  if (!span?.isRecording()) return;
+  if (sessionId) span.setAttribute(ATTR.sessionId, sessionId);
+  if (durationMs !== undefined) span.setAttribute(ATTR.sessionDuration, durationMs / 1000);
 }
