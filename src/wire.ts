@@ -58,10 +58,14 @@ export const TokenRequestBody = v.strictObject({
 const ReportedToken = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS), v.check(isWellFormed, "must be well-formed Unicode"));
 
 /** `POST .../session-token/usage`: what the client saw of the token's session. `sessionToken` is accepted for `token`. */
+/** What a client reports of a token's life: its session started, ended or failed, or the token was let go unused. */
+export const USAGE_EVENTS = ["started", "ended", "failed", "discarded"] as const;
+export type UsageEvent = (typeof USAGE_EVENTS)[number];
+
 export const UsageReportBody = v.strictObject({
   token: v.optional(ReportedToken),
   sessionToken: v.optional(ReportedToken),
-  event: v.picklist(["started", "ended", "failed", "discarded"], "must be started, ended, failed or discarded"),
+  event: v.picklist(USAGE_EVENTS, "must be started, ended, failed or discarded"),
   durationMs: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
   sessionId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
   reason: v.optional(v.pipe(v.string(), v.maxLength(256))),
@@ -77,7 +81,7 @@ export interface TokenRequest {
 export interface UsageReport {
   token: string;
   /** `discarded`: the client let the token go without starting a session. */
-  event: "started" | "ended" | "failed" | "discarded";
+  event: UsageEvent;
   durationMs?: number;
   sessionId?: string;
   reason?: string;

@@ -21,7 +21,7 @@ import { recordTtlMs, type ReusableToken, type TokenRecord } from "./records.ts"
 import { SingleFlight } from "./single-flight.ts";
 import { applyReport } from "./usage.ts";
 import { minterFor, type Minter } from "./upstream.ts";
-import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, maxTokenBytes } from "../wire.ts";
+import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, maxTokenBytes, type UsageEvent } from "../wire.ts";
 
 /**
  * The issuer: given a profile and a user, a token. No HTTP here, so server actions and RPC can use
@@ -105,7 +105,7 @@ export interface UsageReport {
   token: string;
   userId: string;
   /** `discarded`: the client let the token go without starting a session (a prefetched token it refreshed). */
-  event: "started" | "ended" | "failed" | "discarded";
+  event: UsageEvent;
   durationMs?: number;
   /** The provider's id of the session, as its client saw it. */
   sessionId?: string;

@@ -1,3 +1,4 @@
+import type { UsageEvent } from "../wire.ts";
 import type { TokenRecord } from "./records.ts";
 
 /**
@@ -5,8 +6,6 @@ import type { TokenRecord } from "./records.ts";
  * it stands for, whether the token leaves the reuse cache, and what becomes of its session lease.
  * No store and no telemetry here, so the rules can be read (and tested) in one place.
  */
-
-export type UsageEvent = "started" | "ended" | "failed" | "discarded";
 
 /** Why a token leaves the reuse cache when a report comes in. */
 export type EvictionReason = "started" | "failed" | "ended" | "discarded";
@@ -55,7 +54,7 @@ export function applyReport(record: TokenRecord, event: UsageEvent, sessionId?: 
   }
   if (events.length === 0) return undefined;
 
-  const newly = (step: "started" | "ended" | "failed" | "discarded") => next[step] === true && record[step] !== true;
+  const newly = (step: UsageEvent) => next[step] === true && record[step] !== true;
   // A discarded token left the cache and gave its lease back then: a start reported after it is
   // counted, but holds no lease and has no entry to evict.
   const holdsLease = record.lease !== undefined && !record.discarded;

@@ -1,7 +1,8 @@
 /** The rules of a usage report on a token's record (src/issuer/usage.ts), one step at a time. */
 import { describe, expect, it } from "vitest";
 import type { TokenRecord } from "../../src/issuer/records.ts";
-import { applyReport, type UsageEvent } from "../../src/issuer/usage.ts";
+import { applyReport } from "../../src/issuer/usage.ts";
+import type { UsageEvent } from "../../src/wire.ts";
 
 const fresh = (changes: Partial<TokenRecord> = {}): TokenRecord => ({
   owner: "owner",
