@@ -18,7 +18,7 @@ import { ATTR } from "./telemetry/attributes.ts";
 import { telemetryListener } from "./telemetry/listener.ts";
 import { routeTracer } from "./telemetry/route-span.ts";
 import { tollgateTracer, type TelemetryOptions } from "./telemetry/scope.ts";
-import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, readTokenRequest, readUsageReport } from "./wire.ts";
+import { bodyCap, readTokenRequest, readUsageReport } from "./wire.ts";
 
 /**
  * `createTokenHandler` answers `POST .../session-token` and `POST .../session-token/usage` with
@@ -145,8 +145,7 @@ export function createTokenHandler<U extends User, P extends Record<string, Prov
   if (typeof options?.authenticate !== "function") throw new OptionError("authenticate", "is required: a function from the request to the signed-in user (or null)");
   checkHandlerOptions(options as unknown as Record<string, unknown>);
   if (options.authorize !== undefined && typeof options.authorize !== "function") throw new OptionError("authorize", "must be a function");
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < MIN_BODY_BYTES) throw new OptionError("maxBodyBytes", `must be a whole number of bytes, at least ${MIN_BODY_BYTES}, room for a usage report and its token`);
+  const maxBodyBytes = bodyCap("maxBodyBytes", options.maxBodyBytes);
 
   const profiles = profilesFrom<U>(options as Parameters<typeof profilesFrom<U>>[0]);
   const sessions = options.sessions === undefined ? undefined : checkSessionOptions(options.sessions);

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { isWellFormed } from "./canonical.ts";
-import { ValidationError } from "./errors.ts";
+import { OptionError, ValidationError } from "./errors.ts";
 
 /**
  * The bodies of the two routes, as DESIGN.md's wire contract has them. Everything a browser sends is
@@ -14,9 +14,16 @@ export const CLIENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** The longest token the usage route takes back, in characters; a provider answering a longer one is an upstream error. */
 export const MAX_TOKEN_CHARS = 8192;
 /** The largest request body either route reads, in bytes, unless the handler's `maxBodyBytes` says otherwise. */
-export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 /** The smallest body cap that leaves room for a usage report and a token of a useful length. */
-export const MIN_BODY_BYTES = 1024;
+const MIN_BODY_BYTES = 1024;
+
+/** A body cap given as `option` (the handler's `maxBodyBytes`, the issuer's `maxReportBytes`), checked; the default when undefined. */
+export function bodyCap(option: string, value: number | undefined): number {
+  const bytes = value ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isInteger(bytes) || bytes < MIN_BODY_BYTES) throw new OptionError(option, `must be a whole number of bytes, at least ${MIN_BODY_BYTES}, room for a usage report and its token`);
+  return bytes;
+}
 
 /**
  * What a usage report takes besides its token, in UTF-8 bytes as JSON: the longest one the browser

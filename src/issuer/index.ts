@@ -21,7 +21,7 @@ import { recordTtlMs, type ReusableToken, type TokenRecord } from "./records.ts"
 import { SingleFlight } from "./single-flight.ts";
 import { applyReport } from "./usage.ts";
 import { minterFor, type Minter } from "./upstream.ts";
-import { DEFAULT_MAX_BODY_BYTES, MIN_BODY_BYTES, maxTokenBytes, type UsageEvent } from "../wire.ts";
+import { bodyCap, maxTokenBytes, type UsageEvent } from "../wire.ts";
 
 /**
  * The issuer: given a profile and a user, a token. No HTTP here, so server actions and RPC can use
@@ -183,9 +183,7 @@ export function createTokenIssuer(options: TokenIssuerOptions = {}): TokenIssuer
   const defaultMaxSessionSeconds = sessionCeiling("maxSessionSeconds", options.maxSessionSeconds) ?? DEFAULT_MAX_SESSION_SECONDS;
   const emit = options.events ?? eventEmitter([telemetryListener(options), options.onEvent]);
   const logger = options.logger ?? consoleLogger;
-  const maxReportBytes = options.maxReportBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!Number.isInteger(maxReportBytes) || maxReportBytes < MIN_BODY_BYTES) throw new OptionError("maxReportBytes", `must be a whole number of bytes, at least ${MIN_BODY_BYTES}`);
-  const tokenBytes = maxTokenBytes(maxReportBytes);
+  const tokenBytes = maxTokenBytes(bodyCap("maxReportBytes", options.maxReportBytes));
   const tracer = tollgateTracer(options.tracerProvider);
   const minters = new WeakMap<Provider<unknown, unknown>, Minter>();
   const flights = new SingleFlight<IssuedToken>();
