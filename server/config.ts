@@ -1,3 +1,4 @@
+import { HEADER_NAME } from "../src/handler/cors.ts";
 import { parseRateLimit } from "../src/rate-limit/parse.ts";
 
 /**
@@ -124,7 +125,7 @@ function readOrigins(value: string | undefined): string[] {
 function readHeaderNames(value: string | undefined): string[] {
   const names = (value ?? "").split(",").map((name) => name.trim()).filter(Boolean);
   for (const name of names) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new ConfigError(`TOLLGATE_CORS_HEADERS: "${name}" is not a header name such as traceparent`);
+    if (!HEADER_NAME.test(name)) throw new ConfigError(`TOLLGATE_CORS_HEADERS: "${name}" is not a header name such as traceparent`);
   }
   return names;
 }

@@ -33,7 +33,7 @@ const EXPOSED = "Retry-After, RateLimit, RateLimit-Policy, Date";
 
 const DEFAULT_ALLOW_HEADERS = ["Authorization", "Content-Type"];
 /** A header name: an HTTP token (RFC 9110 §5.1). */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function headerList(names: readonly string[]): string {
   if (!Array.isArray(names)) throw new OptionError("cors.allowHeaders", 'must be a list of header names, like ["Authorization", "Content-Type", "traceparent"]');
