@@ -3,9 +3,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import type { Browser, Response as PageResponse } from "playwright-core";
-import { serve } from "srvx";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sparePort } from "../support/ports.ts";
+import { listen, type Listening } from "../support/servers.ts";
 import { launchChromium, loopbackContext } from "./support.ts";
 
 // The examples' page (examples/pages/), as it is, in Chromium against examples/node.ts on its Anam
@@ -20,7 +20,7 @@ const SDK_URL = "https://esm.sh/@anam-ai/js-sdk@4.27.0";
 
 let example: ChildProcess;
 let exampleOrigin: string;
-let pageOrigin: { url: string; close(): Promise<void> };
+let pageOrigin: Listening;
 let browser: Browser;
 
 /** `entry` (or `contents`) bundled as an ES module, with the Anam SDK left to the import map. */
@@ -38,26 +38,18 @@ async function moduleOf(source: { entry: string } | { contents: string }): Promi
 }
 
 /** The repository's files as a static server would serve them at the root, `/dist` built from the sources. */
-async function servePages(): Promise<{ url: string; close(): Promise<void> }> {
+async function servePages(): Promise<Listening> {
   const built: Record<string, string> = {
     "/dist/src/client/index.js": await moduleOf({ entry: "src/client/index.ts" }),
     "/dist/src/client/anam.js": await moduleOf({ entry: "src/client/anam.ts" }),
   };
-  const server = serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    silent: true,
-    gracefulShutdown: false,
-    fetch: async (request) => {
-      const path = new URL(request.url).pathname;
-      if (built[path]) return new Response(built[path], { headers: { "Content-Type": "text/javascript" } });
-      if (path === "/examples/pages/") return new Response(await readFile(join(ROOT, "examples/pages/index.html")), { headers: { "Content-Type": "text/html" } });
-      if (path === "/examples/pages/session.js") return new Response(await readFile(join(ROOT, "examples/pages/session.js")), { headers: { "Content-Type": "text/javascript" } });
-      return new Response("Not found", { status: 404 });
-    },
+  return listen("examples-pages", async (request) => {
+    const path = new URL(request.url).pathname;
+    if (built[path]) return new Response(built[path], { headers: { "Content-Type": "text/javascript" } });
+    if (path === "/examples/pages/") return new Response(await readFile(join(ROOT, "examples/pages/index.html")), { headers: { "Content-Type": "text/html" } });
+    if (path === "/examples/pages/session.js") return new Response(await readFile(join(ROOT, "examples/pages/session.js")), { headers: { "Content-Type": "text/javascript" } });
+    return new Response("Not found", { status: 404 });
   });
-  await server.ready();
-  return { url: server.url!.replace(/\/$/, ""), close: () => server.close(true) };
 }
 
 beforeAll(async () => {
